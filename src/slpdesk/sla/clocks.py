@@ -1,0 +1,348 @@
+"""The SLA state of one case as a pure fold over its events (spec K1-K7, P1-P2).
+
+``replay(events, policy, calendar, now)`` reads the events in order and
+returns an :class:`SlaState` with three clocks:
+
+* **response** (K1) starts at receipt and stops at the first contact: the
+  first ``responded`` (public reply or logged call) or ``info_requested``. A
+  case resolved without any contact stops it at the resolution.
+* **resolution** (K2-K4) starts when the priority is assigned *and* the
+  information is complete (the later of the two); it pauses while support
+  waits on the customer and while the case is resolved, resumes on the
+  customer's answer (or ``info_complete``) and on reopening, and stops at
+  ``resolved``. A case classified as a bug or defect has no resolution target.
+* **next_update** (K5) is the status update owed now: an interval counted
+  from support's latest public message (or the customer's answer after a
+  wait); paused while waiting on the customer; not applicable once resolved.
+  Each interval is judged on its own; ``missed`` counts the late or absent ones.
+
+Priority changes (P2) recompute every clock that has not stopped from its
+original start with the new durations; a stopped clock keeps its verdict.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from .calendar import BusinessCalendar
+from .policy import Policy, PolicyError
+
+EVENT_TYPES = (
+    "received",
+    "priority_assigned",
+    "info_complete",
+    "info_requested",
+    "customer_replied",
+    "responded",
+    "status_update",
+    "classified",
+    "resolved",
+    "reopened",
+)
+KINDS = ("incident", "bug", "defect")
+RESOLUTIONS = ("fixed", "timeline", "no-defect")
+STATES = ("pending", "running", "paused", "at_risk", "met", "breached", "not_applicable")
+
+
+class ReplayError(ValueError):
+    """Events that cannot describe a case; the message names the problem."""
+
+
+@dataclass(frozen=True)
+class Event:
+    at: datetime
+    type: str
+    priority: str | None = None
+    kind: str | None = None
+    resolution: str | None = None
+
+
+@dataclass(frozen=True)
+class ClockState:
+    state: str
+    started: datetime | None
+    due: datetime | None
+    stopped: datetime | None
+    business_seconds: int
+    remaining_seconds: int | None
+    target_seconds: int | None = None
+    missed: int | None = None  # next_update only
+
+    @property
+    def is_live(self) -> bool:
+        """Running (possibly at risk or overdue): a due time that can still pass."""
+        return self.state in ("running", "at_risk") or (
+            self.state == "breached" and self.stopped is None
+        )
+
+    def as_dict(self, tz) -> dict:
+        d = {
+            "state": self.state,
+            "started": _iso(self.started, tz),
+            "due": _iso(self.due, tz),
+            "stopped": _iso(self.stopped, tz),
+            "business_seconds": self.business_seconds,
+            "remaining_seconds": self.remaining_seconds,
+        }
+        if self.missed is not None:
+            d["missed"] = self.missed
+        return d
+
+
+@dataclass(frozen=True)
+class SlaState:
+    priority: str
+    response: ClockState
+    resolution: ClockState
+    next_update: ClockState
+
+    def earliest_due(self) -> datetime | None:
+        """The soonest due time among the clocks still running (for queues)."""
+        dues = [c.due for c in (self.response, self.resolution, self.next_update)
+                if c.is_live and c.due is not None]
+        return min(dues) if dues else None
+
+    def as_dict(self, tz) -> dict:
+        return {
+            "priority": self.priority,
+            "response": self.response.as_dict(tz),
+            "resolution": self.resolution.as_dict(tz),
+            "next_update": self.next_update.as_dict(tz),
+        }
+
+
+def _iso(dt: datetime | None, tz) -> str | None:
+    return None if dt is None else dt.astimezone(tz).isoformat()
+
+
+@dataclass
+class _Clock:
+    """A clock that may pause: business time counted is
+    ``between(started, t) - paused_seconds - (pause in progress)``."""
+
+    started: datetime | None = None
+    stopped: datetime | None = None
+    paused_since: datetime | None = None
+    paused_seconds: int = 0
+    verdict: str | None = None
+    due_at_stop: datetime | None = None
+    history: list = field(default_factory=list)
+
+    def pause(self, at: datetime) -> None:
+        if self.started is not None and self.stopped is None and self.paused_since is None:
+            self.paused_since = at
+
+    def resume(self, at: datetime, cal: BusinessCalendar) -> None:
+        if self.paused_since is not None:
+            self.paused_seconds += cal.between(self.paused_since, at)
+            self.paused_since = None
+
+    def due(self, target: int, cal: BusinessCalendar) -> datetime:
+        return cal.add(self.started, target + self.paused_seconds)
+
+    def counted(self, until: datetime, cal: BusinessCalendar) -> int:
+        end = self.paused_since or until
+        return cal.between(self.started, end) - self.paused_seconds
+
+    def stop(self, at: datetime, target: int, cal: BusinessCalendar) -> None:
+        self.resume(at, cal)
+        self.stopped = at
+        self.due_at_stop = self.due(target, cal)
+        self.verdict = "met" if at <= self.due_at_stop else "breached"
+
+    def restart(self, at: datetime, cal: BusinessCalendar) -> None:
+        """Resume a stopped clock; the stopped span is not counted (K2 reopen)."""
+        self.paused_seconds += cal.between(self.stopped, at)
+        self.stopped = None
+        self.verdict = None
+        self.due_at_stop = None
+
+    def state(self, target: int, now: datetime, cal: BusinessCalendar, fraction: float,
+              *, not_applicable: bool = False, missed: int | None = None) -> ClockState:
+        if self.started is None:
+            # Never started; a verdict here means the case was resolved before
+            # the clock could start (nothing was ever late).
+            state = "not_applicable" if not_applicable else (self.verdict or "pending")
+            return ClockState(state, None, None, self.stopped, 0, None, target, missed)
+        if self.stopped is not None:
+            used = self.counted(self.stopped, cal)
+            state = "not_applicable" if not_applicable else self.verdict
+            due = None if not_applicable else self.due_at_stop
+            return ClockState(state, self.started, due, self.stopped, used, None, target, missed)
+        used = self.counted(now, cal)
+        if not_applicable:
+            return ClockState("not_applicable", self.started, None, None, used, None, target,
+                              missed)
+        remaining = target - used
+        if self.paused_since is not None:
+            return ClockState("paused", self.started, None, None, used, remaining, target, missed)
+        due = self.due(target, cal)
+        if now > due:
+            state = "breached"
+        elif remaining < fraction * target:
+            state = "at_risk"
+        else:
+            state = "running"
+        return ClockState(state, self.started, due, None, used, remaining, target, missed)
+
+
+def replay(events, policy: Policy, calendar: BusinessCalendar, now: datetime,
+           calendar_name: str | None = None) -> SlaState:
+    """The SLA state of one case at ``now`` from its ``events`` (K7).
+
+    ``calendar`` is the compiled calendar of the case (see ``calendar_for``);
+    ``calendar_name`` is the policy's name for it, needed to size targets in
+    business days (T2); by default it is the calendar's own name.
+    """
+    if now.tzinfo is None:
+        raise ReplayError("now: give an aware time (with an offset)")
+    cal_name = calendar_name or calendar.spec.name
+    if cal_name not in policy.calendars:
+        raise ReplayError(f"calendar {cal_name!r} is not part of policy {policy.id!r}")
+    events = list(events)
+    if not events or events[0].type != "received":
+        raise ReplayError("events: the first event must be 'received'")
+
+    def target(kind: str) -> int:
+        return policy.target_seconds(priority, kind, cal_name)
+
+    def update_late(clock: _Clock, at: datetime) -> int:
+        """1 if the status-update interval ``clock`` was owed and ``at`` is past its due."""
+        owed = clock.started is not None and clock.stopped is None and clock.paused_since is None
+        return int(owed and at > clock.due(target("update_interval"), calendar))
+
+    fraction = policy.at_risk_fraction
+    priority = ""
+    assigned = False
+    info_complete = False
+    waiting = False
+    resolved = False
+    kind = "incident"
+    contact = False
+    missed = 0
+    response = _Clock()
+    resolution = _Clock()
+    update = _Clock()
+    last_at = None
+
+    for n, ev in enumerate(events):
+        where = f"events[{n}] ({ev.type})"
+        if ev.at.tzinfo is None:
+            raise ReplayError(f"{where}: 'at' needs an offset")
+        if last_at is not None and ev.at < last_at:
+            raise ReplayError(f"{where}: out of order ({ev.at.isoformat()} is before "
+                              f"the previous event)")
+        if ev.at > now:
+            raise ReplayError(f"{where}: after 'now'")
+        last_at = ev.at
+        t = ev.type
+        if t not in EVENT_TYPES:
+            raise ReplayError(f"{where}: unknown event type (expected one of "
+                              f"{', '.join(EVENT_TYPES)})")
+        if t == "received":
+            if n:
+                raise ReplayError(f"{where}: a case is received only once")
+            priority = _priority(policy, ev.priority, where)
+            response.started = ev.at
+            continue
+        if resolved and t not in ("reopened", "classified", "customer_replied"):
+            raise ReplayError(f"{where}: the case is resolved; reopen it first")
+
+        if t == "priority_assigned":
+            # P2: running clocks follow the new priority from their original
+            # start; stopped ones keep their verdicts.
+            priority = _priority(policy, ev.priority, where)
+            assigned = True
+        elif t == "info_complete":
+            info_complete = True
+            if waiting:
+                waiting = False
+                resolution.resume(ev.at, calendar)
+                if contact:
+                    update = _Clock(started=ev.at)
+        elif t in ("info_requested", "responded", "status_update"):
+            if not contact:
+                contact = True
+                response.stop(ev.at, target("response"), calendar)
+            else:
+                missed += update_late(update, ev.at)
+            update = _Clock(started=ev.at)
+            if t == "info_requested" and not waiting:
+                waiting = True
+                resolution.pause(ev.at)
+                update.pause(ev.at)
+            elif waiting:
+                update.pause(ev.at)
+        elif t == "customer_replied":
+            if waiting and not resolved:
+                waiting = False
+                resolution.resume(ev.at, calendar)
+                update = _Clock(started=ev.at)
+        elif t == "classified":
+            if ev.kind not in KINDS:
+                raise ReplayError(f"{where}: kind must be one of {', '.join(KINDS)}")
+            kind = ev.kind
+        elif t == "resolved":
+            if ev.resolution not in RESOLUTIONS:
+                raise ReplayError(f"{where}: resolution must be one of {', '.join(RESOLUTIONS)}")
+            if not contact:
+                contact = True
+                response.stop(ev.at, target("response"), calendar)
+            else:
+                missed += update_late(update, ev.at)
+            waiting = False
+            if resolution.started is not None:
+                resolution.stop(ev.at, target("resolution"), calendar)
+            else:
+                resolution.stopped = ev.at
+                resolution.verdict = "met"
+            update = _Clock(started=update.started, stopped=ev.at)
+            resolved = True
+        elif t == "reopened":
+            if not resolved:
+                raise ReplayError(f"{where}: only a resolved case can be reopened")
+            resolved = False
+            if resolution.started is not None:
+                resolution.restart(ev.at, calendar)
+            else:
+                resolution.stopped = None
+                resolution.verdict = None
+            update = _Clock(started=ev.at)
+
+        # K2: the resolution clock starts once the priority is assigned and the
+        # information is complete.
+        if resolution.started is None and resolution.stopped is None and assigned \
+                and info_complete:
+            resolution.started = ev.at
+
+    # The update interval still open at `now` counts as missed once overdue.
+    if contact:
+        missed += update_late(update, now)
+
+    if not contact:
+        next_update = ClockState("pending", None, None, None, 0, None,
+                                 target("update_interval"), missed)
+    else:
+        next_update = update.state(target("update_interval"), now, calendar, fraction,
+                                   not_applicable=resolved, missed=missed)
+        if resolved:
+            next_update = ClockState("not_applicable", next_update.started, None,
+                                     next_update.stopped, next_update.business_seconds, None,
+                                     next_update.target_seconds, missed)
+    return SlaState(
+        priority=priority,
+        response=response.state(target("response"), now, calendar, fraction),
+        resolution=resolution.state(target("resolution"), now, calendar, fraction,
+                                    not_applicable=kind in ("bug", "defect")),
+        next_update=next_update,
+    )
+
+
+def _priority(policy: Policy, code: str | None, where: str) -> str:
+    if not code:
+        raise ReplayError(f"{where}: 'priority' is required")
+    try:
+        return policy.priority(code).code
+    except PolicyError as exc:
+        raise ReplayError(f"{where}: {exc}") from None
