@@ -199,9 +199,6 @@ class BusinessCalendar:
                         starts.append(a)
                         ends.append(b)
             day += one_day
-        # Split intervals at UTC-offset changes, so that within one interval local
-        # wall-clock time advances exactly like real time (used by the fast path).
-        starts, ends = self._split_at_transitions(starts, ends)
         cum = [0] * len(starts)
         cum_end = [0] * len(starts)
         total = 0
@@ -209,52 +206,19 @@ class BusinessCalendar:
             cum[k] = total
             total += b - a
             cum_end[k] = total
-        bases = []
-        fast = []
-        for a in starts:
-            local = datetime.fromtimestamp(a, tz)
-            bases.append(local)
-            fast.append(local.fold == 0)
         # Publish atomically: readers take one tuple.
+        self._lists = (starts, ends, cum, cum_end)
         self._table = (
-            starts, ends, cum, cum_end, bases, fast,
+            starts, ends, cum, cum_end,
             np.asarray(starts, dtype=np.int64), np.asarray(ends, dtype=np.int64),
             np.asarray(cum, dtype=np.int64), np.asarray(cum_end, dtype=np.int64),
         )
         self.first_year = first_year
         self.last_year = last_year
-        self._lo = int(datetime(first_year, 1, 2, tzinfo=UTC).timestamp())
-        self._hi = int(datetime(last_year, 12, 31, tzinfo=UTC).timestamp())
-
-    def _split_at_transitions(self, starts: list[int], ends: list[int]):
-        tz = self.tz
-        out_s: list[int] = []
-        out_e: list[int] = []
-        for a, b in zip(starts, ends, strict=True):
-            off_a = datetime.fromtimestamp(a, tz).utcoffset()
-            if datetime.fromtimestamp(b - 1, tz).utcoffset() == off_a:
-                out_s.append(a)
-                out_e.append(b)
-                continue
-            # Find each offset change by bisection over the seconds of the interval.
-            cur = a
-            while cur < b:
-                off = datetime.fromtimestamp(cur, tz).utcoffset()
-                lo, hi = cur, b
-                if datetime.fromtimestamp(b - 1, tz).utcoffset() == off:
-                    out_s.append(cur)
-                    out_e.append(b)
-                    break
-                while hi - lo > 1:
-                    mid = (lo + hi) // 2
-                    if datetime.fromtimestamp(mid, tz).utcoffset() == off:
-                        lo = mid
-                    else:
-                        hi = mid
-                out_s.append(cur)
-                out_e.append(hi)
-                cur = hi
-        return out_s, out_e
+        # Instants the table answers for without growing: from its first opening
+        # to just before its last close.
+        self._lo = starts[0]
+        self._hi = ends[-1] - 1
 
     def _ensure(self, lo_epoch: int, hi_epoch: int) -> None:
         """Grow the table so that it covers ``lo_epoch``..``hi_epoch`` (plus a margin)."""
@@ -293,50 +257,60 @@ class BusinessCalendar:
 
     @staticmethod
     def _epoch(dt: datetime) -> tuple[int, int]:
-        if dt.tzinfo is None or dt.utcoffset() is None:
+        """Whole UTC epoch seconds (floored) and the microseconds of ``dt``."""
+        if dt.tzinfo is None:
             raise CalendarError("naive datetime: give an aware one (UTC or with a zone)")
+        ts = dt.timestamp()
         us = dt.microsecond
-        s = int(dt.replace(microsecond=0).timestamp()) if us else int(dt.timestamp())
-        return s, us
+        if us:
+            return round(ts - us * 1e-6), us
+        return int(ts), 0
 
-    def _instant(self, j: int, offset: int, us: int) -> datetime:
-        table = self._table
-        if table[5][j]:
-            return table[4][j] + timedelta(seconds=offset, microseconds=us)
-        return datetime.fromtimestamp(table[0][j] + offset, self.tz) + timedelta(microseconds=us)
+    def _instant(self, epoch: int, us: int) -> datetime:
+        dt = datetime.fromtimestamp(epoch, self.tz)
+        return dt.replace(microsecond=us) if us else dt
 
     # -- public API -----------------------------------------------------------------
     def add(self, start: datetime, seconds: int) -> datetime:
         """The deadline ``seconds`` business seconds after ``start`` (T3), in the
-        calendar's zone. ``seconds`` must be a non-negative whole number."""
-        if seconds < 0:
+        calendar's zone. ``seconds`` must be a non-negative whole number.
+
+        This is the hot path of the product (every case, every recompute): it is
+        kept to one ``timestamp()``, two bisections and one ``fromtimestamp()``.
+        """
+        if start.tzinfo is None:
+            raise CalendarError("naive datetime: give an aware one (UTC or with a zone)")
+        if seconds <= 0:
+            if seconds == 0:
+                return start.astimezone(self.tz)
             raise CalendarError("business seconds to add must not be negative")
-        s, us = self._epoch(start)
+        us = start.microsecond
+        if us:
+            s = round(start.timestamp() - us * 1e-6)
+        else:
+            s = int(start.timestamp())
         if not (self._lo <= s <= self._hi):
             self._ensure(s, s)
-        starts, ends, cum, cum_end = self._table[:4]
+        starts, ends, cum, cum_end = self._lists
         i = bisect_right(ends, s)
-        if i == len(starts):
-            self._ensure(s, s + 366 * 86400)
-            return self.add(start, seconds)
         a = starts[i]
         if s >= a:
             target = cum[i] + s - a + seconds
         else:
             target = cum[i] + seconds
             us = 0
-        if seconds == 0:
-            return start.astimezone(self.tz)
         if target > cum_end[-1]:
             self._ensure_target(target + 1)
             return self.add(start, seconds)
         j = bisect_left(cum_end, target)
-        offset = target - cum[j]
-        if us and offset == cum_end[j] - cum[j]:
-            # The whole-second part ends exactly at a close: the fraction runs on
-            # into the next opening.
-            return self._instant(j + 1, 0, us)
-        return self._instant(j, offset, us)
+        at = starts[j] + target - cum[j]
+        if us:
+            if at == ends[j]:
+                # The whole seconds end exactly at a close: the fraction runs on
+                # into the next opening.
+                at = starts[j + 1]
+            return datetime.fromtimestamp(at, self.tz).replace(microsecond=us)
+        return datetime.fromtimestamp(at, self.tz)
 
     def between(self, a: datetime, b: datetime) -> int:
         """Whole business seconds in ``[a, b)`` (negative if ``b`` precedes ``a``)."""
@@ -367,7 +341,7 @@ class BusinessCalendar:
             i = bisect_right(ends, s)
         if s >= starts[i]:
             return at.astimezone(self.tz)
-        return self._instant(i, 0, 0)
+        return self._instant(starts[i], 0)
 
     def is_open(self, at: datetime) -> bool:
         """Whether ``at`` lies inside business hours."""
@@ -417,7 +391,7 @@ class BusinessCalendar:
         self._ensure(int(s.min()), int(s.max()))
         while True:
             table = self._table
-            t_starts, t_ends, t_cum, t_cum_end = table[6], table[7], table[8], table[9]
+            t_starts, t_ends, t_cum, t_cum_end = table[4], table[5], table[6], table[7]
             i = np.searchsorted(t_ends, s, side="right")
             if int(i.max()) >= len(t_starts):
                 self._ensure(int(s.min()), int(s.max()) + 366 * 86400)
@@ -447,7 +421,7 @@ class BusinessCalendar:
 
     def _positions(self, s: np.ndarray) -> np.ndarray:
         table = self._table
-        t_starts, t_ends, t_cum, t_cum_end = table[6], table[7], table[8], table[9]
+        t_starts, t_ends, t_cum, t_cum_end = table[4], table[5], table[6], table[7]
         i = np.searchsorted(t_ends, s, side="right")
         past = i >= len(t_starts)
         i = np.minimum(i, len(t_starts) - 1)
