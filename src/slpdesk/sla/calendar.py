@@ -285,10 +285,7 @@ class BusinessCalendar:
                 return start.astimezone(self.tz)
             raise CalendarError("business seconds to add must not be negative")
         us = start.microsecond
-        if us:
-            s = round(start.timestamp() - us * 1e-6)
-        else:
-            s = int(start.timestamp())
+        s = round(start.timestamp() - us * 1e-6) if us else int(start.timestamp())
         if not (self._lo <= s <= self._hi):
             self._ensure(s, s)
         starts, ends, cum, cum_end = self._lists

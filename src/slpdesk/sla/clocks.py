@@ -146,14 +146,21 @@ class _Clock:
         return cal.between(self.started, end) - self.paused_seconds
 
     def stop(self, at: datetime, target: int, cal: BusinessCalendar) -> None:
-        self.resume(at, cal)
+        """Stop the clock at ``at`` and judge it. A clock stopped while paused had
+        no due time in force: it is judged at the start of its pause, and its
+        counted time ends there."""
         self.stopped = at
-        self.due_at_stop = self.due(target, cal)
-        self.verdict = "met" if at <= self.due_at_stop else "breached"
+        if self.paused_since is not None:
+            self.due_at_stop = None
+            self.verdict = "met" if self.paused_since <= self.due(target, cal) else "breached"
+        else:
+            self.due_at_stop = self.due(target, cal)
+            self.verdict = "met" if at <= self.due_at_stop else "breached"
 
     def restart(self, at: datetime, cal: BusinessCalendar) -> None:
         """Resume a stopped clock; the stopped span is not counted (K2 reopen)."""
-        self.paused_seconds += cal.between(self.stopped, at)
+        self.paused_seconds += cal.between(self.paused_since or self.stopped, at)
+        self.paused_since = None
         self.stopped = None
         self.verdict = None
         self.due_at_stop = None
@@ -246,7 +253,8 @@ def replay(events, policy: Policy, calendar: BusinessCalendar, now: datetime,
             priority = _priority(policy, ev.priority, where)
             response.started = ev.at
             continue
-        if resolved and t not in ("reopened", "classified", "customer_replied"):
+        if resolved and t not in ("reopened", "classified", "customer_replied",
+                                  "priority_assigned"):
             raise ReplayError(f"{where}: the case is resolved; reopen it first")
 
         if t == "priority_assigned":
@@ -297,7 +305,8 @@ def replay(events, policy: Policy, calendar: BusinessCalendar, now: datetime,
             else:
                 resolution.stopped = ev.at
                 resolution.verdict = "met"
-            update = _Clock(started=update.started, stopped=ev.at)
+            update = _Clock(started=update.started, stopped=ev.at,
+                            paused_since=update.paused_since)
             resolved = True
         elif t == "reopened":
             if not resolved:
@@ -315,6 +324,8 @@ def replay(events, policy: Policy, calendar: BusinessCalendar, now: datetime,
         if resolution.started is None and resolution.stopped is None and assigned \
                 and info_complete:
             resolution.started = ev.at
+            if waiting:  # support asked for more before the clock could start
+                resolution.paused_since = ev.at
 
     # The update interval still open at `now` counts as missed once overdue.
     if contact:

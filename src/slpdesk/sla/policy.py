@@ -309,7 +309,10 @@ def _calendar(name: str, c: _Reader) -> CalendarSpec:
         hours.append(tuple(spans))
     hol = c.table("holidays", required=False)
     closed = []
-    for k, d in enumerate(c.raw.get("closed_dates", [])):
+    closed_raw = c.raw.get("closed_dates", [])
+    if not isinstance(closed_raw, list):
+        raise PolicyError(f"{c.path}.closed_dates: must be a list of dates")
+    for k, d in enumerate(closed_raw):
         if isinstance(d, str):
             try:
                 d = date.fromisoformat(d)
@@ -319,6 +322,11 @@ def _calendar(name: str, c: _Reader) -> CalendarSpec:
             raise PolicyError(f"{c.path}.closed_dates[{k}]: not a date (write 2026-12-24)")
         closed.append(d)
     day_hours = c.raw.get("business_day_hours")
+    if day_hours is not None and (
+        isinstance(day_hours, bool) or not isinstance(day_hours, int | float)
+        or not 0 < day_hours <= 24
+    ):
+        raise PolicyError(f"{c.path}.business_day_hours: must be a number of hours, 0 to 24")
     try:
         return CalendarSpec(
             name=name,

@@ -1,0 +1,617 @@
+"""The desk's domain: who is covered, what they run, and their cases.
+
+Models hold data and the rules that read it (verb-named methods). Every
+change of a case's state goes through :mod:`slpdesk.desk.services`, which
+appends a :class:`CaseEvent` and recomputes the SLA columns.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from datetime import date, datetime
+from functools import lru_cache
+from importlib import resources
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractUser
+from django.core.exceptions import ValidationError
+from django.core.validators import RegexValidator
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from slpdesk.sla import (
+    BusinessCalendar,
+    CalendarError,
+    Policy,
+    PolicyError,
+    compile_calendar,
+    get_zone,
+    parse_policy,
+)
+
+
+# ------------------------------------------------------------------ validators
+def validate_time_zone(value: str) -> None:
+    """An IANA time-zone name that zoneinfo knows (``Europe/Stockholm``)."""
+    try:
+        get_zone(value)
+    except CalendarError:
+        raise ValidationError(
+            _("%(value)s is not a known time zone (use an IANA name like Europe/Stockholm)."),
+            code="time_zone", params={"value": value},
+        ) from None
+
+
+validate_country = RegexValidator(
+    r"^[A-Z]{2}\Z", _("Use the two-letter ISO 3166 country code, in capitals (SE, GB, US)."),
+    code="country",
+)
+
+
+def validate_attachment_size(file) -> None:
+    limit = settings.SLPDESK_MAX_ATTACHMENT_BYTES
+    if file.size > limit:
+        raise ValidationError(
+            _("The file is too large: at most %(limit)d MB."),
+            code="too_large", params={"limit": max(1, limit // (1024 * 1024))},
+        )
+
+
+# ------------------------------------------------------------------ choices
+class Priority(models.TextChoices):
+    P1 = "P1", _("P1 Urgent")
+    P2 = "P2", _("P2 Critical")
+    P3 = "P3", _("P3 Medium")
+    P4 = "P4", _("P4 Low")
+
+
+class ClockStateChoice(models.TextChoices):
+    """The states of one SLA clock, as ``slpdesk.sla.ClockState.state`` names them."""
+
+    PENDING = "pending", _("Not started")
+    RUNNING = "running", _("Running")
+    PAUSED = "paused", _("Paused")
+    AT_RISK = "at_risk", _("At risk")
+    MET = "met", _("Met")
+    BREACHED = "breached", _("Breached")
+    NOT_APPLICABLE = "not_applicable", _("Not applicable")
+
+
+# ------------------------------------------------------------- organisations
+class Organisation(models.Model):
+    """A customer or partner that gets support (spec E1)."""
+
+    class Kind(models.TextChoices):
+        CUSTOMER = "customer", _("Customer")
+        CHANNEL_PARTNER = "channel_partner", _("Channel partner")
+        OEM_PARTNER = "oem_partner", _("OEM partner")
+        OTHER_PARTNER = "other_partner", _("Other partner")
+
+    name = models.CharField(_("name"), max_length=200, unique=True)
+    kind = models.CharField(_("kind"), max_length=20, choices=Kind.choices,
+                            default=Kind.CUSTOMER)
+    supported_by = models.ForeignKey(
+        "self", models.PROTECT, null=True, blank=True, related_name="end_customers",
+        verbose_name=_("supported through partner"),
+        help_text=_("Set for end users who get their support through a partner (spec E3)."),
+    )
+    technical_contact = models.ForeignKey(
+        settings.AUTH_USER_MODEL, models.SET_NULL, null=True, blank=True, related_name="+",
+        verbose_name=_("designated technical contact"),
+    )
+
+    class Meta:
+        verbose_name = _("organisation")
+        verbose_name_plural = _("organisations")
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def is_supported_through_partner(self) -> bool:
+        """True for end users who must ask their partner, not us (E3)."""
+        return self.supported_by_id is not None
+
+
+class Site(models.Model):
+    """A place where an organisation uses its licences; its zone drives the calendar."""
+
+    organisation = models.ForeignKey(Organisation, models.CASCADE, related_name="sites",
+                                     verbose_name=_("organisation"))
+    name = models.CharField(_("name"), max_length=200)
+    country = models.CharField(_("country"), max_length=2, validators=[validate_country],
+                               help_text=_("Two-letter ISO 3166 code, e.g. SE, GB, US."))
+    time_zone = models.CharField(_("time zone"), max_length=64,
+                                 validators=[validate_time_zone],
+                                 help_text=_("IANA name, e.g. Europe/Stockholm."))
+
+    class Meta:
+        verbose_name = _("site")
+        verbose_name_plural = _("sites")
+        ordering = ["organisation__name", "name"]
+        constraints = [
+            models.UniqueConstraint(fields=["organisation", "name"], name="site_unique_name"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.organisation} – {self.name}"
+
+    def local_date(self, at: datetime) -> date:
+        """The date at the site at the instant ``at``."""
+        return at.astimezone(get_zone(self.time_zone)).date()
+
+    def has_active_agreement(self, on: date) -> bool:
+        """Whether a support agreement covers ``on`` (E2)."""
+        return self.agreements.filter(starts__lte=on, ends__gte=on).exists()
+
+    def calendar_name(self, policy: Policy) -> str:
+        """The support calendar a case at this site uses (C3)."""
+        return policy.calendar_for_country(self.country)
+
+
+class Agreement(models.Model):
+    """A support agreement covering a site from ``starts`` to ``ends``, both included."""
+
+    site = models.ForeignKey(Site, models.CASCADE, related_name="agreements",
+                             verbose_name=_("site"))
+    starts = models.DateField(_("starts"))
+    ends = models.DateField(_("ends"))
+    reference = models.CharField(_("reference"), max_length=100, blank=True)
+
+    class Meta:
+        verbose_name = _("support agreement")
+        verbose_name_plural = _("support agreements")
+        ordering = ["site", "-starts"]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(ends__gte=models.F("starts")),
+                                   name="agreement_ends_after_start"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.site}: {self.starts}–{self.ends}"
+
+    def is_active(self, on: date) -> bool:
+        return self.starts <= on <= self.ends
+
+
+class ReleaseQuerySet(models.QuerySet):
+    def supported(self, on: date, count: int) -> ReleaseQuerySet:
+        """The ``count`` newest releases out on ``on``: the current and previous (E4)."""
+        newest = Release.objects.filter(released__lte=on).order_by("-released", "-id")
+        return self.filter(id__in=newest.values_list("id", flat=True)[:count])
+
+
+class Release(models.Model):
+    """A release of the product; only the newest ``policy.supported_releases`` are supported."""
+
+    name = models.CharField(_("name"), max_length=50, unique=True)
+    released = models.DateField(_("release date"))
+
+    objects = ReleaseQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("release")
+        verbose_name_plural = _("releases")
+        ordering = ["-released"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def is_supported(self, on: date, policy: Policy) -> bool:
+        return Release.objects.supported(on, policy.supported_releases).filter(pk=self.pk).exists()
+
+
+# ------------------------------------------------------------------- policy
+def shipped_policy_text() -> str:
+    """The TOML of the policy slpdesk ships with (the CONNECT agreement)."""
+    return resources.files("slpdesk.sla").joinpath("policies/connect.toml").read_text("utf-8")
+
+
+@lru_cache(maxsize=32)
+def _parse(text: str) -> Policy:
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise PolicyError(f"not valid TOML: {exc}") from None
+    return parse_policy(raw)
+
+
+class PolicyVersionQuerySet(models.QuerySet):
+    def in_force(self, at: datetime) -> PolicyVersion:
+        """The version in force at ``at``; the shipped policy is stored on first use."""
+        if not self.exists():
+            shipped = PolicyVersion.from_toml(shipped_policy_text(), published_at=at,
+                                              effective_at=at)
+            self.get_or_create(policy_id=shipped.policy_id, version=shipped.version,
+                               defaults={"toml": shipped.toml, "published_at": at,
+                                         "effective_at": at})
+        version = self.filter(effective_at__lte=at).order_by("-effective_at", "-id").first()
+        if version is None:
+            raise PolicyError(f"no policy version is in force at {at.isoformat()}")
+        return version
+
+
+class PolicyVersion(models.Model):
+    """One published version of the service level policy (V1); cases keep theirs (K8)."""
+
+    policy_id = models.CharField(_("policy"), max_length=50)
+    version = models.CharField(_("version"), max_length=50)
+    toml = models.TextField(_("policy file (TOML)"))
+    published_at = models.DateTimeField(_("published"))
+    effective_at = models.DateTimeField(_("takes effect"))
+
+    objects = PolicyVersionQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("policy version")
+        verbose_name_plural = _("policy versions")
+        ordering = ["-effective_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["policy_id", "version"],
+                                    name="policy_version_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.policy_id} {self.version}"
+
+    @classmethod
+    def from_toml(cls, text: str, *, published_at: datetime,
+                  effective_at: datetime) -> PolicyVersion:
+        """An unsaved version from a policy file; raises PolicyError when it is not valid."""
+        policy = _parse(text)
+        return cls(policy_id=policy.id, version=policy.version, toml=text,
+                   published_at=published_at, effective_at=effective_at)
+
+    def load(self) -> Policy:
+        """The parsed policy (cached by text)."""
+        return _parse(self.toml)
+
+    def clean(self) -> None:
+        try:
+            policy = self.load()
+        except PolicyError as exc:
+            raise ValidationError({"toml": str(exc)}) from None
+        if (policy.id, policy.version) != (self.policy_id, self.version):
+            raise ValidationError(
+                _("The file says policy %(id)s version %(version)s."),
+                params={"id": policy.id, "version": policy.version})
+
+
+class CalendarClosure(models.Model):
+    """An extra closed date of a support calendar (company closure, spec C4)."""
+
+    calendar = models.CharField(_("calendar"), max_length=50)
+    date = models.DateField(_("date"))
+    reason = models.CharField(_("reason"), max_length=200, blank=True)
+
+    class Meta:
+        verbose_name = _("calendar closure")
+        verbose_name_plural = _("calendar closures")
+        ordering = ["calendar", "date"]
+        constraints = [
+            models.UniqueConstraint(fields=["calendar", "date"], name="closure_unique_date"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.calendar} {self.date}"
+
+    @staticmethod
+    def compiled(policy: Policy, calendar: str, time_zone: str) -> BusinessCalendar:
+        """Calendar ``calendar`` of ``policy`` with the stored closures, for ``time_zone``."""
+        closed = CalendarClosure.objects.filter(calendar=calendar).values_list("date", flat=True)
+        spec = policy.calendar(calendar).with_closed_dates(closed)
+        return compile_calendar(spec, time_zone)
+
+
+# -------------------------------------------------------------------- users
+class User(AbstractUser):
+    """Anyone who logs in: customers and partners, and the vendor's staff."""
+
+    class Role(models.TextChoices):
+        CUSTOMER = "customer", _("Customer or partner contact")
+        AGENT = "agent", _("Support agent")
+        SUPERVISOR = "supervisor", _("Supervisor")
+        MANAGER = "manager", _("Support manager")
+        EXECUTIVE = "executive", _("Executive sponsor / customer success manager")
+        ADMIN = "admin", _("Administrator")
+
+    role = models.CharField(_("role"), max_length=20, choices=Role.choices,
+                            default=Role.CUSTOMER)
+    organisation = models.ForeignKey(Organisation, models.PROTECT, null=True, blank=True,
+                                     related_name="users", verbose_name=_("organisation"))
+    language = models.CharField(_("language"), max_length=10, blank=True,
+                                choices=settings.LANGUAGES)
+    time_zone = models.CharField(_("time zone"), max_length=64, blank=True,
+                                 validators=[validate_time_zone])
+    phone = models.CharField(_("phone"), max_length=50, blank=True)
+
+    class Meta:
+        verbose_name = _("user")
+        verbose_name_plural = _("users")
+
+    def is_support_staff(self) -> bool:
+        """The vendor's people: everyone but customer and partner contacts."""
+        return self.role != self.Role.CUSTOMER
+
+
+# -------------------------------------------------------------------- cases
+class CaseQuerySet(models.QuerySet):
+    DUE_COLUMNS = {
+        "earliest": "earliest_due",
+        "response": "response_due",
+        "resolution": "resolution_due",
+        "next_update": "next_update_due",
+    }
+
+    def visible_to(self, user: User) -> CaseQuerySet:
+        """The cases ``user`` may see: the one place that decides it for cases.
+
+        Support staff see every case; a customer or partner contact sees their
+        own organisation's cases and nothing else.
+        """
+        if not user.is_active:
+            return self.none()
+        if user.is_support_staff():
+            return self.all()
+        if user.organisation_id is None:
+            return self.none()
+        return self.filter(organisation_id=user.organisation_id)
+
+    def open(self) -> CaseQuerySet:
+        """Cases whose clocks can still change."""
+        return self.exclude(status__in=[Case.Status.RESOLVED, Case.Status.CLOSED])
+
+    def due_before(self, at: datetime, clock: str = "earliest") -> CaseQuerySet:
+        """Cases with ``clock``'s due time before ``at``, soonest first (queues, worker)."""
+        column = self.DUE_COLUMNS[clock]
+        return self.filter(**{f"{column}__lt": at}).order_by(column)
+
+
+class Case(models.Model):
+    """A support case. Its state changes only through :mod:`slpdesk.desk.services`."""
+
+    class Channel(models.TextChoices):
+        PORTAL = "portal", _("Portal")
+        EMAIL = "email", _("E-mail")
+        PHONE = "phone", _("Phone")
+
+    class Status(models.TextChoices):
+        NEW = "new", _("New")                      # received, priority not yet assigned
+        OPEN = "open", _("Open")                   # triaged, support is working on it
+        WAITING = "waiting", _("Waiting on customer")
+        RESOLVED = "resolved", _("Resolved")
+        CLOSED = "closed", _("Closed")             # not covered or excluded; no clock
+
+    class Kind(models.TextChoices):
+        INCIDENT = "incident", _("Incident")
+        BUG = "bug", _("Bug")
+        DEFECT = "defect", _("Defect")
+
+    class Resolution(models.TextChoices):
+        FIXED = "fixed", _("Fixed (or a workaround the customer accepts)")
+        TIMELINE = "timeline", _("Timeline for a fix given")
+        NO_DEFECT = "no-defect", _("Not a defect, or cannot be resolved")
+
+    class Entitlement(models.TextChoices):
+        ENTITLED = "entitled", _("Entitled")
+        NOT_ENTITLED = "not_entitled", _("No active support agreement")
+        VIA_PARTNER = "via_partner", _("Supported through a partner")
+        UNSUPPORTED_VERSION = "unsupported_version", _("Release no longer supported")
+        OUT_OF_SCOPE = "out_of_scope", _("Out of scope for support")
+        EXCLUDED = "excluded", _("Excluded")
+
+    number = models.CharField(_("case number"), max_length=20, unique=True, null=True,
+                              editable=False)
+    organisation = models.ForeignKey(Organisation, models.PROTECT, related_name="cases",
+                                     verbose_name=_("organisation"))
+    site = models.ForeignKey(Site, models.PROTECT, related_name="cases", verbose_name=_("site"))
+    contact = models.ForeignKey(settings.AUTH_USER_MODEL, models.PROTECT,
+                                related_name="contact_cases", verbose_name=_("contact"))
+    channel = models.CharField(_("channel"), max_length=10, choices=Channel.choices)
+    release = models.ForeignKey(Release, models.PROTECT, null=True, blank=True,
+                                related_name="cases", verbose_name=_("release"))
+    request_type = models.CharField(_("request type"), max_length=40, blank=True)
+    title = models.CharField(_("title"), max_length=200)
+    description = models.TextField(_("description"), blank=True)
+    system_details = models.TextField(_("operating system and hardware"), blank=True)
+    proposed_priority = models.CharField(_("proposed priority"), max_length=16,
+                                         choices=Priority.choices)
+    priority = models.CharField(_("priority"), max_length=16, choices=Priority.choices,
+                                blank=True)
+    status = models.CharField(_("status"), max_length=10, choices=Status.choices,
+                              default=Status.NEW)
+    information_complete = models.BooleanField(_("information complete"), default=False)
+    kind = models.CharField(_("kind"), max_length=10, choices=Kind.choices,
+                            default=Kind.INCIDENT)
+    defect_reference = models.CharField(_("defect reference"), max_length=100, blank=True)
+    resolution = models.CharField(_("resolution"), max_length=10, choices=Resolution.choices,
+                                  blank=True)
+    resolution_summary = models.TextField(_("resolution summary"), blank=True)
+    entitlement = models.CharField(_("entitlement"), max_length=20,
+                                   choices=Entitlement.choices, default=Entitlement.ENTITLED)
+    exclusion_reason = models.CharField(_("exclusion reason"), max_length=40, blank=True)
+    assignee = models.ForeignKey(settings.AUTH_USER_MODEL, models.SET_NULL, null=True,
+                                 blank=True, related_name="assigned_cases",
+                                 verbose_name=_("assigned to"))
+    policy_version = models.ForeignKey(PolicyVersion, models.PROTECT, related_name="cases",
+                                       verbose_name=_("policy version"))
+    calendar = models.CharField(_("support calendar"), max_length=50)
+    time_zone = models.CharField(_("time zone"), max_length=64, validators=[validate_time_zone])
+    received_at = models.DateTimeField(_("received"))
+    updated_at = models.DateTimeField(_("last change"))
+
+    # Denormalised SLA state, written only by services.refresh_sla.
+    response_due = models.DateTimeField(_("response due"), null=True, blank=True)
+    resolution_due = models.DateTimeField(_("resolution due"), null=True, blank=True)
+    next_update_due = models.DateTimeField(_("next update due"), null=True, blank=True)
+    earliest_due = models.DateTimeField(_("next due"), null=True, blank=True)
+    response_state = models.CharField(_("response"), max_length=16,
+                                      choices=ClockStateChoice.choices,
+                                      default=ClockStateChoice.PENDING)
+    resolution_state = models.CharField(_("resolution"), max_length=16,
+                                        choices=ClockStateChoice.choices,
+                                        default=ClockStateChoice.PENDING)
+    next_update_state = models.CharField(_("status update"), max_length=16,
+                                         choices=ClockStateChoice.choices,
+                                         default=ClockStateChoice.PENDING)
+    sla_computed_at = models.DateTimeField(_("SLA computed"), null=True, blank=True)
+
+    objects = CaseQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("case")
+        verbose_name_plural = _("cases")
+        ordering = ["-received_at"]
+        indexes = [
+            # CaseQuerySet.due_before() (default clock): the agent queue's
+            # "due soonest" order and the worker's "what falls due now".
+            models.Index(fields=["earliest_due"], name="case_earliest_due"),
+            # CaseQuerySet.due_before(clock="response" / "resolution" /
+            # "next_update"): per-clock warnings and breach reports.
+            models.Index(fields=["response_due"], name="case_response_due"),
+            models.Index(fields=["resolution_due"], name="case_resolution_due"),
+            models.Index(fields=["next_update_due"], name="case_next_update_due"),
+            # services.recompute_calendar(): the open cases of one calendar (C4).
+            models.Index(fields=["calendar", "status"], name="case_calendar_status"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.number} {self.title}"
+
+    def is_open(self) -> bool:
+        return self.status not in (self.Status.RESOLVED, self.Status.CLOSED)
+
+    def active_status(self) -> str:
+        """The status of a case support is working on: new until triaged, then open."""
+        return self.Status.OPEN if self.priority else self.Status.NEW
+
+    def effective_priority(self) -> str:
+        """The assigned priority, or the customer's proposal until support assigns one (P1)."""
+        return self.priority or self.proposed_priority
+
+    def policy(self) -> Policy:
+        return self.policy_version.load()
+
+    def business_calendar(self) -> BusinessCalendar:
+        """The compiled support calendar of this case, with its closures."""
+        return CalendarClosure.compiled(self.policy(), self.calendar, self.time_zone)
+
+
+class CaseEvent(models.Model):
+    """One change in a case's history; append-only (K7).
+
+    The SLA types carry the names of ``slpdesk.sla`` event types and feed
+    ``replay``; the others are the desk's own record.
+    """
+
+    class Type(models.TextChoices):
+        RECEIVED = "received", _("Received")
+        PRIORITY_ASSIGNED = "priority_assigned", _("Priority assigned")
+        INFO_COMPLETE = "info_complete", _("Information complete")
+        INFO_REQUESTED = "info_requested", _("Information requested")
+        CUSTOMER_REPLIED = "customer_replied", _("Customer replied")
+        RESPONDED = "responded", _("First response")
+        STATUS_UPDATE = "status_update", _("Status update")
+        CLASSIFIED = "classified", _("Classified")
+        RESOLVED = "resolved", _("Resolved")
+        REOPENED = "reopened", _("Reopened")
+        # The desk's own events.
+        ASSIGNED = "assigned", _("Assigned")
+        NOTE = "note", _("Internal note")
+        EXCLUDED = "excluded", _("Not covered")  # E2-E6: closes the SLA
+
+    SLA_TYPES = frozenset({
+        "received", "priority_assigned", "info_complete", "info_requested",
+        "customer_replied", "responded", "status_update", "classified", "resolved",
+        "reopened",
+    })
+
+    case = models.ForeignKey(Case, models.CASCADE, related_name="events",
+                             verbose_name=_("case"))
+    at = models.DateTimeField(_("time"))
+    type = models.CharField(_("type"), max_length=20, choices=Type.choices)
+    priority = models.CharField(_("priority"), max_length=16, blank=True)
+    kind = models.CharField(_("kind"), max_length=10, blank=True)
+    resolution = models.CharField(_("resolution"), max_length=10, blank=True)
+    data = models.JSONField(_("details"), default=dict, blank=True)
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, models.SET_NULL, null=True,
+                              blank=True, related_name="+", verbose_name=_("by"))
+
+    class Meta:
+        verbose_name = _("case event")
+        verbose_name_plural = _("case events")
+        ordering = ["at", "id"]
+        indexes = [
+            # services.refresh_sla(): a case's history in order.
+            models.Index(fields=["case", "at", "id"], name="caseevent_case_at"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.case_id} {self.at:%Y-%m-%d %H:%M} {self.type}"
+
+    def save(self, *args, **kwargs) -> None:
+        if self.pk is not None and not self._state.adding:
+            raise ValueError("case events are append-only")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise ValueError("case events are append-only")
+
+
+class Message(models.Model):
+    """A public reply, an internal note or a logged phone call on a case."""
+
+    class Kind(models.TextChoices):
+        PUBLIC = "public", _("Reply")
+        INTERNAL = "internal", _("Internal note")
+        CALL = "call", _("Phone call")
+
+    case = models.ForeignKey(Case, models.CASCADE, related_name="messages",
+                             verbose_name=_("case"))
+    kind = models.CharField(_("kind"), max_length=10, choices=Kind.choices)
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, models.SET_NULL, null=True,
+                               blank=True, related_name="+", verbose_name=_("author"))
+    body = models.TextField(_("text"))
+    created_at = models.DateTimeField(_("time"))
+
+    class Meta:
+        verbose_name = _("message")
+        verbose_name_plural = _("messages")
+        ordering = ["created_at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.case_id} {self.kind} {self.created_at:%Y-%m-%d %H:%M}"
+
+    def is_visible_to_customer(self) -> bool:
+        return self.kind != self.Kind.INTERNAL
+
+
+def _attachment_path(instance: Attachment, filename: str) -> str:
+    return f"attachments/{instance.case_id}/{filename}"
+
+
+class Attachment(models.Model):
+    """A file on a case, size-limited; served only as a download, never inline."""
+
+    case = models.ForeignKey(Case, models.CASCADE, related_name="attachments",
+                             verbose_name=_("case"))
+    message = models.ForeignKey(Message, models.SET_NULL, null=True, blank=True,
+                                related_name="attachments", verbose_name=_("message"))
+    file = models.FileField(_("file"), upload_to=_attachment_path, max_length=300,
+                            validators=[validate_attachment_size])
+    name = models.CharField(_("file name"), max_length=200)
+    size = models.PositiveBigIntegerField(_("size"))
+    uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, models.SET_NULL, null=True,
+                                    blank=True, related_name="+",
+                                    verbose_name=_("uploaded by"))
+    uploaded_at = models.DateTimeField(_("uploaded"))
+    internal = models.BooleanField(_("internal"), default=False,
+                                   help_text=_("Visible to support staff only."))
+
+    class Meta:
+        verbose_name = _("attachment")
+        verbose_name_plural = _("attachments")
+        ordering = ["uploaded_at", "id"]
+
+    def __str__(self) -> str:
+        return self.name

@@ -1,0 +1,479 @@
+"""Every state change of a case, as one verb function each.
+
+Each verb takes the object, the acting user and ``now`` (read once by the
+caller) and, in one transaction: locks and re-reads the case, checks the
+transition (raising :class:`DeskError` with a translatable message, before
+anything is written), appends :class:`CaseEvent` rows, and recomputes the
+SLA columns with :func:`refresh_sla`. Views, API, e-mail intake and worker
+call these; nothing else assigns a case's status.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from django.db import transaction
+from django.utils.translation import gettext_lazy as _
+
+from slpdesk.sla import ClockState, Event, Policy, SlaState, replay
+
+from .models import (
+    CalendarClosure,
+    Case,
+    CaseEvent,
+    Message,
+    Organisation,
+    PolicyVersion,
+    Release,
+    Site,
+    User,
+)
+
+Status = Case.Status
+Entitlement = Case.Entitlement
+EventType = CaseEvent.Type
+
+
+class DeskError(Exception):
+    """A change the desk refuses; ``code`` is stable, the message is translated when shown."""
+
+    def __init__(self, code: str, message, **params):
+        super().__init__(code)
+        self.code = code
+        self.message = message
+        self.params = params
+
+    def __str__(self) -> str:
+        return str(self.message) % self.params if self.params else str(self.message)
+
+
+# ------------------------------------------------------------------ helpers
+def _check_now(now: datetime) -> None:
+    if now.tzinfo is None or now.utcoffset() is None:
+        raise ValueError("now must be an aware datetime")
+
+
+def _lock(case: Case, now: datetime) -> None:
+    """Re-read ``case`` under a row lock (SQLite: the IMMEDIATE transaction's lock)."""
+    _check_now(now)
+    case.refresh_from_db(from_queryset=Case.objects.select_for_update())
+    if now < case.updated_at:
+        raise DeskError("clock", _("The time of this change is before the case's last change."))
+
+
+def _require_staff(actor: User) -> None:
+    if not actor.is_support_staff():
+        raise DeskError("forbidden", _("Only support staff can do this."))
+
+
+def _require_open(case: Case) -> None:
+    if case.status == Status.CLOSED:
+        raise DeskError("closed", _("Case %(number)s is closed."), number=case.number)
+    if case.status == Status.RESOLVED:
+        raise DeskError("resolved", _("Case %(number)s is resolved; reopen it first."),
+                        number=case.number)
+
+
+def _require_text(text: str, what) -> str:
+    text = (text or "").strip()
+    if not text:
+        raise DeskError("empty", _("Please write %(what)s."), what=what)
+    return text
+
+
+def _append(case: Case, type: str, *, actor: User | None, now: datetime, **fields) -> CaseEvent:
+    return CaseEvent.objects.create(case=case, at=now, type=type, actor=actor, **fields)
+
+
+def _save(case: Case, now: datetime, *fields: str) -> None:
+    case.updated_at = now
+    case.save(update_fields=[*fields, "updated_at"])
+
+
+def _contact_event(case: Case) -> str:
+    """``responded`` for support's first contact (K1), ``status_update`` after it (K5)."""
+    contacted = case.events.filter(
+        type__in=[EventType.RESPONDED, EventType.STATUS_UPDATE, EventType.INFO_REQUESTED,
+                  EventType.RESOLVED]).exists()
+    return EventType.STATUS_UPDATE if contacted else EventType.RESPONDED
+
+
+# -------------------------------------------------------------------- SLA
+def _closed(clock: ClockState) -> ClockState:
+    """A clock of a case taken out of the SLA: a verdict already reached stands."""
+    if clock.state in ("met", "breached") and clock.stopped is not None:
+        return clock
+    return ClockState("not_applicable", clock.started, None, clock.stopped,
+                      clock.business_seconds, None, clock.target_seconds, clock.missed)
+
+
+def sla_state(case: Case, now: datetime) -> SlaState:
+    """The SLA state of ``case`` at ``now``: ``replay`` over its events (K7).
+
+    An ``excluded`` event (E2-E6) ends the SLA: the clocks are taken as they
+    stood at that instant, and any that had not reached a verdict become
+    not applicable.
+    """
+    sla_events = []
+    closed_at = None
+    for ev in case.events.order_by("at", "id"):
+        if ev.type == EventType.EXCLUDED:
+            closed_at = ev.at
+            break
+        if ev.type in CaseEvent.SLA_TYPES:
+            sla_events.append(Event(ev.at, ev.type, ev.priority or None, ev.kind or None,
+                                    ev.resolution or None))
+    state = replay(sla_events, case.policy(), case.business_calendar(), closed_at or now,
+                   calendar_name=case.calendar)
+    if closed_at is not None:
+        state = SlaState(state.priority, _closed(state.response), _closed(state.resolution),
+                         _closed(state.next_update))
+    return state
+
+
+def refresh_sla(case: Case, now: datetime) -> SlaState:
+    """Recompute the case's SLA and store the due times and states on it."""
+    state = sla_state(case, now)
+    case.response_due = state.response.due
+    case.resolution_due = state.resolution.due
+    case.next_update_due = state.next_update.due
+    case.earliest_due = state.earliest_due()
+    case.response_state = state.response.state
+    case.resolution_state = state.resolution.state
+    case.next_update_state = state.next_update.state
+    case.sla_computed_at = now
+    case.save(update_fields=[
+        "response_due", "resolution_due", "next_update_due", "earliest_due",
+        "response_state", "resolution_state", "next_update_state", "sla_computed_at",
+    ])
+    return state
+
+
+def recompute_calendar(calendar: str, now: datetime) -> int:
+    """Recompute every open case on ``calendar`` (after its closures changed, C4).
+
+    Each case is refreshed in its own short transaction. Returns how many.
+    """
+    _check_now(now)
+    ids = list(Case.objects.open().filter(calendar=calendar).values_list("id", flat=True))
+    for pk in ids:
+        with transaction.atomic():
+            case = Case.objects.select_for_update().get(pk=pk)
+            refresh_sla(case, now)
+    return len(ids)
+
+
+def add_closure(calendar: str, day, reason: str, *, actor: User, now: datetime
+                ) -> CalendarClosure:
+    """Close ``calendar`` on ``day`` (a company closure) and recompute its open cases."""
+    _require_staff(actor)
+    policy = PolicyVersion.objects.in_force(now).load()
+    if calendar not in policy.calendars:
+        raise DeskError("calendar", _("There is no support calendar called %(name)s."),
+                        name=calendar)
+    with transaction.atomic():
+        closure, created = CalendarClosure.objects.get_or_create(
+            calendar=calendar, date=day, defaults={"reason": reason})
+        if not created:
+            raise DeskError("exists", _("The calendar is already closed on %(day)s."),
+                            day=day.isoformat())
+    recompute_calendar(calendar, now)
+    return closure
+
+
+def remove_closure(closure: CalendarClosure, *, actor: User, now: datetime) -> None:
+    """Open the calendar again on the closure's date and recompute its open cases."""
+    _require_staff(actor)
+    calendar = closure.calendar
+    closure.delete()
+    recompute_calendar(calendar, now)
+
+
+# -------------------------------------------------------------------- intake
+def _entitlement(organisation: Organisation, site: Site, release: Release | None,
+                 request_type: str, policy: Policy, now: datetime) -> str:
+    """Whether support covers the case, in the order the customer can act on (E2-E5)."""
+    if organisation.is_supported_through_partner():
+        return Entitlement.VIA_PARTNER
+    today = site.local_date(now)
+    if not site.has_active_agreement(today):
+        return Entitlement.NOT_ENTITLED
+    if release is not None and not release.is_supported(today, policy):
+        return Entitlement.UNSUPPORTED_VERSION
+    if request_type in {c.code for c in policy.out_of_scope}:
+        return Entitlement.OUT_OF_SCOPE
+    return Entitlement.ENTITLED
+
+
+def receive_case(site: Site, *, contact: User, channel: str, proposed_priority: str,
+                 title: str, description: str = "", system_details: str = "",
+                 release: Release | None = None, request_type: str = "",
+                 actor: User, now: datetime) -> Case:
+    """Record a new case (K1). A case support does not cover is still recorded,
+    closed with the reason (E2-E5) and without a clock."""
+    _check_now(now)
+    organisation = site.organisation
+    if contact.organisation_id != organisation.pk:
+        raise DeskError("contact", _("The contact does not belong to %(organisation)s."),
+                        organisation=organisation.name)
+    if not actor.is_support_staff() and actor.organisation_id != organisation.pk:
+        raise DeskError("forbidden", _("You cannot open a case for another organisation."))
+    if channel not in Case.Channel.values:
+        raise DeskError("channel", _("Unknown channel %(channel)s."), channel=channel)
+    title = _require_text(title, _("a title"))
+    with transaction.atomic():
+        version = PolicyVersion.objects.in_force(now)
+        policy = version.load()
+        if proposed_priority not in policy.priorities:
+            raise DeskError("priority", _("Unknown priority %(priority)s."),
+                            priority=proposed_priority)
+        entitlement = _entitlement(organisation, site, release, request_type, policy, now)
+        case = Case.objects.create(
+            organisation=organisation, site=site, contact=contact, channel=channel,
+            release=release, request_type=request_type, title=title,
+            description=description, system_details=system_details,
+            proposed_priority=proposed_priority, policy_version=version,
+            calendar=site.calendar_name(policy), time_zone=site.time_zone,
+            entitlement=entitlement, received_at=now, updated_at=now,
+            status=Status.NEW if entitlement == Entitlement.ENTITLED else Status.CLOSED,
+        )
+        case.number = f"SLP-{case.pk:06d}"
+        case.save(update_fields=["number"])
+        _append(case, EventType.RECEIVED, actor=actor, now=now, priority=proposed_priority,
+                data={"channel": channel})
+        if entitlement != Entitlement.ENTITLED:
+            _append(case, EventType.EXCLUDED, actor=actor, now=now,
+                    data={"entitlement": entitlement})
+        refresh_sla(case, now)
+    return case
+
+
+# -------------------------------------------------------------------- triage
+def assign_priority(case: Case, priority: str, *, information_complete: bool = False,
+                    actor: User, now: datetime) -> None:
+    """Set the official priority (P1); running clocks follow it from their start (P2).
+
+    ``information_complete`` says the intake already had what support needs,
+    so the resolution clock starts at this triage (K2).
+    """
+    with transaction.atomic():
+        _lock(case, now)
+        _require_staff(actor)
+        _require_open(case)
+        if priority not in case.policy().priorities:
+            raise DeskError("priority", _("Unknown priority %(priority)s."), priority=priority)
+        if priority == case.priority and not (information_complete
+                                              and not case.information_complete):
+            raise DeskError("unchanged", _("The case already has priority %(priority)s."),
+                            priority=priority)
+        if priority != case.priority:
+            _append(case, EventType.PRIORITY_ASSIGNED, actor=actor, now=now, priority=priority,
+                    data={"previous": case.priority})
+            case.priority = priority
+        fields = ["priority"]
+        if information_complete and not case.information_complete:
+            _append(case, EventType.INFO_COMPLETE, actor=actor, now=now)
+            case.information_complete = True
+            fields.append("information_complete")
+        if case.status == Status.NEW:
+            case.status = Status.OPEN
+            fields.append("status")
+        _save(case, now, *fields)
+        refresh_sla(case, now)
+
+
+def mark_information_complete(case: Case, *, actor: User, now: datetime) -> None:
+    """Support has what it needs from the customer (K2); ends a wait on the customer."""
+    with transaction.atomic():
+        _lock(case, now)
+        _require_staff(actor)
+        _require_open(case)
+        if case.information_complete and case.status != Status.WAITING:
+            raise DeskError("unchanged", _("The information is already complete."))
+        _append(case, EventType.INFO_COMPLETE, actor=actor, now=now)
+        case.information_complete = True
+        case.status = case.active_status()
+        _save(case, now, "information_complete", "status")
+        refresh_sla(case, now)
+
+
+def request_information(case: Case, body: str, *, actor: User, now: datetime) -> Message:
+    """Ask the customer for information (a public message); the case waits on them (K2)."""
+    with transaction.atomic():
+        _lock(case, now)
+        _require_staff(actor)
+        _require_open(case)
+        if case.status == Status.WAITING:
+            raise DeskError("waiting", _("The case is already waiting on the customer."))
+        body = _require_text(body, _("what you need from the customer"))
+        message = Message.objects.create(case=case, kind=Message.Kind.PUBLIC, author=actor,
+                                         body=body, created_at=now)
+        _append(case, EventType.INFO_REQUESTED, actor=actor, now=now,
+                data={"message": message.pk})
+        case.status = Status.WAITING
+        _save(case, now, "status")
+        refresh_sla(case, now)
+    return message
+
+
+def record_customer_reply(case: Case, body: str, *, actor: User, now: datetime) -> Message:
+    """A message from the customer's side; it ends a wait on the customer (K2, K5)."""
+    with transaction.atomic():
+        _lock(case, now)
+        if actor.organisation_id != case.organisation_id:
+            raise DeskError("forbidden", _("Only the customer's people can reply as the "
+                                           "customer."))
+        if case.status == Status.CLOSED:
+            raise DeskError("closed", _("Case %(number)s is closed."), number=case.number)
+        body = _require_text(body, _("a message"))
+        message = Message.objects.create(case=case, kind=Message.Kind.PUBLIC, author=actor,
+                                         body=body, created_at=now)
+        _append(case, EventType.CUSTOMER_REPLIED, actor=actor, now=now,
+                data={"message": message.pk})
+        if case.status == Status.WAITING:
+            case.status = case.active_status()
+        _save(case, now, "status")
+        refresh_sla(case, now)
+    return message
+
+
+# ------------------------------------------------------------ conversation
+def _public_contact(case: Case, body: str, kind: str, *, actor: User, now: datetime
+                    ) -> Message:
+    _lock(case, now)
+    _require_staff(actor)
+    _require_open(case)
+    body = _require_text(body, _("a message"))
+    message = Message.objects.create(case=case, kind=kind, author=actor, body=body,
+                                     created_at=now)
+    _append(case, _contact_event(case), actor=actor, now=now,
+            data={"message": message.pk, "channel": kind})
+    _save(case, now)
+    refresh_sla(case, now)
+    return message
+
+
+def reply(case: Case, body: str, *, actor: User, now: datetime) -> Message:
+    """A public reply: the first response (K1) or a status update (K5)."""
+    with transaction.atomic():
+        return _public_contact(case, body, Message.Kind.PUBLIC, actor=actor, now=now)
+
+
+def log_call(case: Case, body: str, *, actor: User, now: datetime) -> Message:
+    """A phone call with the customer, logged by an agent; counts as contact (K1, K5)."""
+    with transaction.atomic():
+        return _public_contact(case, body, Message.Kind.CALL, actor=actor, now=now)
+
+
+def add_note(case: Case, body: str, *, actor: User, now: datetime) -> Message:
+    """An internal note: never shown to the customer, no effect on the clocks."""
+    with transaction.atomic():
+        _lock(case, now)
+        _require_staff(actor)
+        body = _require_text(body, _("a note"))
+        message = Message.objects.create(case=case, kind=Message.Kind.INTERNAL, author=actor,
+                                         body=body, created_at=now)
+        _append(case, EventType.NOTE, actor=actor, now=now, data={"message": message.pk})
+        _save(case, now)
+    return message
+
+
+def assign(case: Case, assignee: User | None, *, actor: User, now: datetime) -> None:
+    """Give the case to an agent (or to nobody)."""
+    with transaction.atomic():
+        _lock(case, now)
+        _require_staff(actor)
+        if case.status == Status.CLOSED:
+            raise DeskError("closed", _("Case %(number)s is closed."), number=case.number)
+        if assignee is not None and not assignee.is_support_staff():
+            raise DeskError("assignee", _("Cases can only be assigned to support staff."))
+        if (assignee.pk if assignee else None) == case.assignee_id:
+            raise DeskError("unchanged", _("The case is already assigned so."))
+        _append(case, EventType.ASSIGNED, actor=actor, now=now,
+                data={"assignee": assignee.pk if assignee else None,
+                      "previous": case.assignee_id})
+        case.assignee = assignee
+        _save(case, now, "assignee")
+
+
+# ---------------------------------------------------------- classification
+def classify(case: Case, kind: str, defect_reference: str = "", *, actor: User,
+             now: datetime) -> None:
+    """Classify as incident, bug or defect; a bug or defect has no resolution target (K4)."""
+    with transaction.atomic():
+        _lock(case, now)
+        _require_staff(actor)
+        if case.status == Status.CLOSED:
+            raise DeskError("closed", _("Case %(number)s is closed."), number=case.number)
+        if kind not in Case.Kind.values:
+            raise DeskError("kind", _("Unknown kind %(kind)s."), kind=kind)
+        defect_reference = (defect_reference or "").strip()
+        if kind != Case.Kind.INCIDENT and not defect_reference:
+            raise DeskError("reference", _("Give the reference of the bug or defect."))
+        if kind == case.kind and defect_reference == case.defect_reference:
+            raise DeskError("unchanged", _("The case is already classified so."))
+        _append(case, EventType.CLASSIFIED, actor=actor, now=now, kind=kind,
+                data={"defect_reference": defect_reference})
+        case.kind = kind
+        case.defect_reference = defect_reference if kind != Case.Kind.INCIDENT else ""
+        _save(case, now, "kind", "defect_reference")
+        refresh_sla(case, now)
+
+
+# ------------------------------------------------------------- resolution
+def resolve(case: Case, resolution: str, summary: str, *, actor: User, now: datetime) -> None:
+    """Resolve the incident as fixed, with a timeline, or as no defect (K3)."""
+    with transaction.atomic():
+        _lock(case, now)
+        _require_staff(actor)
+        _require_open(case)
+        if resolution not in Case.Resolution.values:
+            raise DeskError("resolution", _("Unknown resolution %(resolution)s."),
+                            resolution=resolution)
+        summary = _require_text(summary, _("a summary of the resolution"))
+        _append(case, EventType.RESOLVED, actor=actor, now=now, resolution=resolution,
+                data={"summary": summary})
+        case.status = Status.RESOLVED
+        case.resolution = resolution
+        case.resolution_summary = summary
+        _save(case, now, "status", "resolution", "resolution_summary")
+        refresh_sla(case, now)
+
+
+def reopen(case: Case, reason: str, *, actor: User, now: datetime) -> None:
+    """Reopen a resolved case; its resolution clock resumes from now (K2)."""
+    with transaction.atomic():
+        _lock(case, now)
+        if not actor.is_support_staff() and actor.organisation_id != case.organisation_id:
+            raise DeskError("forbidden", _("You cannot reopen this case."))
+        if case.status != Status.RESOLVED:
+            raise DeskError("not_resolved", _("Only a resolved case can be reopened."))
+        reason = _require_text(reason, _("why the case is reopened"))
+        _append(case, EventType.REOPENED, actor=actor, now=now, data={"reason": reason})
+        case.status = case.active_status()
+        case.resolution = ""
+        case.resolution_summary = ""
+        _save(case, now, "status", "resolution", "resolution_summary")
+        refresh_sla(case, now)
+
+
+def exclude(case: Case, reason: str, note: str = "", *, actor: User, now: datetime) -> None:
+    """Take the case out of the SLA for one of the policy's exclusions (E6).
+
+    A verdict a clock already reached (a response met or breached) stands;
+    the other clocks become not applicable.
+    """
+    with transaction.atomic():
+        _lock(case, now)
+        _require_staff(actor)
+        _require_open(case)
+        codes = [c.code for c in case.policy().exclusions]
+        if reason not in codes:
+            raise DeskError("reason", _("Unknown exclusion %(reason)s."), reason=reason)
+        _append(case, EventType.EXCLUDED, actor=actor, now=now,
+                data={"entitlement": Entitlement.EXCLUDED, "reason": reason, "note": note})
+        case.status = Status.CLOSED
+        case.entitlement = Entitlement.EXCLUDED
+        case.exclusion_reason = reason
+        _save(case, now, "status", "entitlement", "exclusion_reason")
+        refresh_sla(case, now)

@@ -1,0 +1,212 @@
+"""Django settings for slpdesk, read from environment variables.
+
+Every variable goes through a small strict helper (:func:`envstr`,
+:func:`envbool`, :func:`envint`): a value that cannot be used stops the
+process at start-up with a message naming the variable.
+
+Embedded default: SQLite in the data directory (``SLPDESK_DATA_DIR``, by
+default ``$XDG_DATA_HOME/slpdesk`` or ``~/.local/share/slpdesk``), with a
+secret key generated on first run and kept there. ``SLPDESK_DATABASE_URL``
+(``postgres://user:password@host:port/name``) selects PostgreSQL instead.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
+from django.utils.translation import gettext_lazy as _
+
+_TRUE = ("1", "true", "yes", "on")
+_FALSE = ("0", "false", "no", "off")
+
+
+def envstr(name: str, default: str) -> str:
+    """The variable ``name`` as a string, ``default`` when unset or empty."""
+    return os.environ.get(name, "").strip() or default
+
+
+def envbool(name: str, default: bool) -> bool:
+    """The variable ``name`` as a boolean (1/0, true/false, yes/no, on/off)."""
+    value = os.environ.get(name, "").strip().lower()
+    if not value:
+        return default
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    raise ImproperlyConfigured(
+        f"{name}={os.environ[name]!r} is not a boolean (use one of {', '.join(_TRUE + _FALSE)})"
+    )
+
+
+def envint(name: str, default: int, *, minimum: int = 0) -> int:
+    """The variable ``name`` as a whole number of at least ``minimum``."""
+    value = os.environ.get(name, "").strip()
+    if not value:
+        return default
+    try:
+        number = int(value)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name}={value!r} is not a whole number") from None
+    if number < minimum:
+        raise ImproperlyConfigured(f"{name}={value!r} must be at least {minimum}")
+    return number
+
+
+def default_data_dir() -> Path:
+    """``$XDG_DATA_HOME/slpdesk``, or ``~/.local/share/slpdesk``."""
+    base = os.environ.get("XDG_DATA_HOME", "").strip()
+    return (Path(base) if base else Path.home() / ".local" / "share") / "slpdesk"
+
+
+def secret_key_from(path: Path) -> str:
+    """The secret key kept in ``path``, created (mode 0600) on first use.
+
+    Several processes starting at once agree on one key: the file is created
+    exclusively, and a process that loses the race reads the winner's key.
+    """
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        key = path.read_text(encoding="ascii").strip()
+        if len(key) < 32:
+            raise ImproperlyConfigured(
+                f"{path}: the secret key is missing or too short; delete the file "
+                "to generate a new one (this logs everybody out)"
+            ) from None
+        return key
+    key = secrets.token_urlsafe(50)
+    with os.fdopen(fd, "w", encoding="ascii") as f:
+        f.write(key + "\n")
+    return key
+
+
+def database_from_url(url: str, *, conn_max_age: int) -> dict:
+    """Django's database settings for a ``postgres://`` URL."""
+    scheme = url.split(":", 1)[0].lower()
+    if scheme not in ("postgres", "postgresql"):
+        raise ImproperlyConfigured(
+            f"SLPDESK_DATABASE_URL: unsupported scheme {scheme!r} "
+            "(use postgres://user:password@host:port/name, or unset it for SQLite)"
+        )
+    try:
+        db = dj_database_url.parse(url, conn_max_age=conn_max_age, conn_health_checks=True)
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"SLPDESK_DATABASE_URL: {exc}") from None
+    if not db.get("NAME"):
+        raise ImproperlyConfigured("SLPDESK_DATABASE_URL: give a database name after the host")
+    return db
+
+
+def sqlite_database(path: Path, *, timeout: int) -> dict:
+    """Django's database settings for the embedded SQLite database in ``path``.
+
+    WAL lets readers go on while one process writes; ``BEGIN IMMEDIATE`` takes
+    the write lock at the start of every transaction, so two writers queue
+    (for up to ``timeout`` seconds) instead of failing half-way with
+    "database is locked".
+    """
+    return {
+        "ENGINE": "django.db.backends.sqlite3",
+        "NAME": path,
+        "OPTIONS": {
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL",
+            "transaction_mode": "IMMEDIATE",
+            "timeout": timeout,
+        },
+    }
+
+
+# ---------------------------------------------------------------- data, secret
+DATA_DIR = Path(envstr("SLPDESK_DATA_DIR", str(default_data_dir()))).expanduser()
+try:
+    DATA_DIR.mkdir(mode=0o700, parents=True, exist_ok=True)
+except OSError as exc:
+    raise ImproperlyConfigured(f"SLPDESK_DATA_DIR: cannot create {DATA_DIR}: {exc}") from None
+
+# Several machines sharing one PostgreSQL database must share the key too:
+# give it in SLPDESK_SECRET_KEY there.
+SECRET_KEY = envstr("SLPDESK_SECRET_KEY", "") or secret_key_from(DATA_DIR / "secret_key")
+DEBUG = envbool("SLPDESK_DEBUG", False)
+ALLOWED_HOSTS = [h.strip() for h in envstr("SLPDESK_ALLOWED_HOSTS", "127.0.0.1,localhost")
+                 .split(",") if h.strip()]
+CSRF_TRUSTED_ORIGINS = [o.strip() for o in envstr("SLPDESK_CSRF_TRUSTED_ORIGINS", "")
+                        .split(",") if o.strip()]
+
+# ------------------------------------------------------------------ database
+_DATABASE_URL = envstr("SLPDESK_DATABASE_URL", "")
+if _DATABASE_URL:
+    DATABASES = {"default": database_from_url(
+        _DATABASE_URL, conn_max_age=envint("SLPDESK_DB_CONN_MAX_AGE", 60))}
+else:
+    DATABASES = {"default": sqlite_database(
+        DATA_DIR / "slpdesk.sqlite3", timeout=envint("SLPDESK_SQLITE_TIMEOUT", 20, minimum=1))}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# ------------------------------------------------------------- application
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "slpdesk.desk",
+]
+AUTH_USER_MODEL = "desk.User"
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+ROOT_URLCONF = "slpdesk.urls"
+WSGI_APPLICATION = "slpdesk.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.template.context_processors.i18n",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+# ------------------------------------------------------- time and languages
+USE_TZ = True
+TIME_ZONE = "UTC"
+USE_I18N = True
+LANGUAGE_CODE = "en"
+LANGUAGES = [("en", _("English")), ("sv", _("Swedish"))]
+LOCALE_PATHS = [Path(__file__).resolve().parent / "locale"]
+
+# ------------------------------------------------------------ files, static
+STATIC_URL = "static/"
+STATIC_ROOT = DATA_DIR / "static"
+MEDIA_ROOT = DATA_DIR / "media"
+# Attachments are stored here and only ever served as downloads.
+SLPDESK_MAX_ATTACHMENT_BYTES = envint("SLPDESK_MAX_ATTACHMENT_BYTES", 20 * 1024 * 1024,
+                                      minimum=1)
