@@ -305,6 +305,9 @@ class BusinessCalendar:
             if at == ends[j]:
                 # The whole seconds end exactly at a close: the fraction runs on
                 # into the next opening.
+                if j + 1 == len(starts):
+                    self._ensure_target(target + 1)
+                    return self.add(start, seconds)
                 at = starts[j + 1]
             return datetime.fromtimestamp(at, self.tz).replace(microsecond=us)
         return datetime.fromtimestamp(at, self.tz)
