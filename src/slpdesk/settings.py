@@ -136,6 +136,11 @@ ALLOWED_HOSTS = [h.strip() for h in envstr("SLPDESK_ALLOWED_HOSTS", "127.0.0.1,l
                  .split(",") if h.strip()]
 CSRF_TRUSTED_ORIGINS = [o.strip() for o in envstr("SLPDESK_CSRF_TRUSTED_ORIGINS", "")
                         .split(",") if o.strip()]
+# Served over HTTPS (behind a reverse proxy that sets X-Forwarded-Proto): set to 1.
+SLPDESK_HTTPS = envbool("SLPDESK_HTTPS", False)
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = SLPDESK_HTTPS
+if SLPDESK_HTTPS:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
 # ------------------------------------------------------------------ database
 _DATABASE_URL = envstr("SLPDESK_DATABASE_URL", "")

@@ -159,7 +159,8 @@ def recompute_calendar(calendar: str, now: datetime) -> int:
     for pk in ids:
         with transaction.atomic():
             case = Case.objects.select_for_update().get(pk=pk)
-            refresh_sla(case, now)
+            # Another machine's clock may be a little behind the case's last change.
+            refresh_sla(case, max(now, case.updated_at))
     return len(ids)
 
 

@@ -1,0 +1,97 @@
+"""The settings helpers: strict environment variables, the secret key file, databases."""
+
+import os
+import stat
+
+import pytest
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+
+from slpdesk.settings import (
+    database_from_url,
+    envbool,
+    envint,
+    envstr,
+    secret_key_from,
+    sqlite_database,
+)
+
+
+def test_it_reads_booleans(monkeypatch):
+    for value, expected in [("1", True), ("yes", True), ("ON", True), ("0", False),
+                            ("false", False), (" off ", False)]:
+        monkeypatch.setenv("SLPDESK_X", value)
+        assert envbool("SLPDESK_X", not expected) is expected
+    monkeypatch.delenv("SLPDESK_X")
+    assert envbool("SLPDESK_X", True) is True
+
+
+def test_it_refuses_a_bad_boolean(monkeypatch):
+    monkeypatch.setenv("SLPDESK_X", "maybe")
+    with pytest.raises(ImproperlyConfigured, match="SLPDESK_X='maybe' is not a boolean"):
+        envbool("SLPDESK_X", False)
+
+
+def test_it_reads_numbers_and_refuses_bad_ones(monkeypatch):
+    monkeypatch.setenv("SLPDESK_N", "42")
+    assert envint("SLPDESK_N", 1) == 42
+    monkeypatch.setenv("SLPDESK_N", "4x")
+    with pytest.raises(ImproperlyConfigured, match="not a whole number"):
+        envint("SLPDESK_N", 1)
+    monkeypatch.setenv("SLPDESK_N", "0")
+    with pytest.raises(ImproperlyConfigured, match="must be at least 1"):
+        envint("SLPDESK_N", 5, minimum=1)
+    monkeypatch.delenv("SLPDESK_N")
+    assert envint("SLPDESK_N", 5) == 5
+
+
+def test_it_reads_strings_with_a_default(monkeypatch):
+    monkeypatch.setenv("SLPDESK_S", "  ")
+    assert envstr("SLPDESK_S", "dflt") == "dflt"
+    monkeypatch.setenv("SLPDESK_S", "value")
+    assert envstr("SLPDESK_S", "dflt") == "value"
+
+
+def test_it_creates_the_secret_key_once_with_mode_0600(tmp_path):
+    path = tmp_path / "secret_key"
+    key = secret_key_from(path)
+    assert len(key) >= 50
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+    assert secret_key_from(path) == key
+
+
+def test_it_refuses_an_empty_secret_key_file(tmp_path):
+    path = tmp_path / "secret_key"
+    path.write_text("\n")
+    with pytest.raises(ImproperlyConfigured, match="too short"):
+        secret_key_from(path)
+
+
+def test_it_parses_a_postgres_url():
+    db = database_from_url("postgres://desk:s%40cret@db.example:6543/slpdesk", conn_max_age=60)
+    assert db["ENGINE"] == "django.db.backends.postgresql"
+    assert (db["NAME"], db["USER"], db["PASSWORD"], db["HOST"], db["PORT"]) == (
+        "slpdesk", "desk", "s@cret", "db.example", 6543)
+    assert db["CONN_MAX_AGE"] == 60
+
+
+def test_it_refuses_other_database_urls():
+    with pytest.raises(ImproperlyConfigured, match="unsupported scheme 'mysql'"):
+        database_from_url("mysql://x@y/z", conn_max_age=0)
+    with pytest.raises(ImproperlyConfigured, match="database name"):
+        database_from_url("postgres://x@y", conn_max_age=0)
+
+
+def test_it_configures_sqlite_for_concurrent_writers(tmp_path):
+    db = sqlite_database(tmp_path / "db.sqlite3", timeout=20)
+    assert db["OPTIONS"]["transaction_mode"] == "IMMEDIATE"
+    assert "journal_mode=WAL" in db["OPTIONS"]["init_command"]
+    assert db["OPTIONS"]["timeout"] == 20
+
+
+def test_it_keeps_time_in_utc_and_speaks_swedish_and_english():
+    assert settings.USE_TZ is True
+    assert settings.TIME_ZONE == "UTC"
+    assert [code for code, _name in settings.LANGUAGES] == ["en", "sv"]
+    assert "django.middleware.locale.LocaleMiddleware" in settings.MIDDLEWARE
+    assert settings.AUTH_USER_MODEL == "desk.User"
