@@ -139,6 +139,32 @@ class CalendarSpec:
         return replace(self, closed_dates=self.closed_dates | frozenset(dates))
 
 
+def _local_instant(day: date, at: time, tz: ZoneInfo) -> int:
+    """Epoch seconds of the first instant whose local wall time on ``day`` is
+    ``at`` or later.
+
+    A wall time skipped by a DST change (02:30 on a spring-forward night) maps to
+    the change itself (03:00 local), where the local clock passes it; a wall time
+    that occurs twice maps to its first occurrence.
+    """
+    dt = datetime.combine(day, at, tzinfo=tz)
+    ts = int(dt.timestamp())
+    if datetime.fromtimestamp(ts, tz).replace(tzinfo=None) == dt.replace(tzinfo=None):
+        return ts
+    # Skipped: the change lies between the readings with the two offsets.
+    lo = int(dt.replace(fold=1).timestamp())
+    hi = ts
+    lo, hi = min(lo, hi), max(lo, hi)
+    naive = dt.replace(tzinfo=None)
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if datetime.fromtimestamp(mid, tz).replace(tzinfo=None) >= naive:
+            hi = mid
+        else:
+            lo = mid
+    return hi
+
+
 def _secs(t: time) -> int:
     return t.hour * 3600 + t.minute * 60 + t.second
 
@@ -186,11 +212,11 @@ class BusinessCalendar:
             spans = hours[day.weekday()]
             if spans and day not in closed:
                 for opens, closes in spans:
-                    a = int(datetime.combine(day, opens, tzinfo=tz).timestamp())
+                    a = _local_instant(day, opens, tz)
                     if closes == time(0):
-                        b = int(datetime.combine(day + one_day, time(0), tzinfo=tz).timestamp())
+                        b = _local_instant(day + one_day, time(0), tz)
                     else:
-                        b = int(datetime.combine(day, closes, tzinfo=tz).timestamp())
+                        b = _local_instant(day, closes, tz)
                     if b <= a:  # a local span swallowed by a DST gap
                         continue
                     if starts and a <= ends[-1]:  # touches the previous one (e.g. 24x7)

@@ -22,8 +22,8 @@ original start with the new durations; a stopped clock keeps its verdict.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from datetime import datetime
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 
 from .calendar import BusinessCalendar
 from .policy import Policy, PolicyError
@@ -139,7 +139,9 @@ class _Clock:
             self.paused_since = None
 
     def due(self, target: int, cal: BusinessCalendar) -> datetime:
-        return cal.add(self.started, target + self.paused_seconds)
+        # In UTC, so that comparisons are between instants: two datetimes with
+        # the same zone compare by wall time, which is ambiguous in a repeated hour.
+        return cal.add(self.started, target + self.paused_seconds).astimezone(UTC)
 
     def counted(self, until: datetime, cal: BusinessCalendar) -> int:
         end = self.paused_since or until
@@ -204,6 +206,7 @@ def replay(events, policy: Policy, calendar: BusinessCalendar, now: datetime,
     """
     if now.tzinfo is None:
         raise ReplayError("now: give an aware time (with an offset)")
+    now = now.astimezone(UTC)
     cal_name = calendar_name or calendar.spec.name
     if cal_name not in policy.calendars:
         raise ReplayError(f"calendar {cal_name!r} is not part of policy {policy.id!r}")
@@ -237,6 +240,7 @@ def replay(events, policy: Policy, calendar: BusinessCalendar, now: datetime,
         where = f"events[{n}] ({ev.type})"
         if ev.at.tzinfo is None:
             raise ReplayError(f"{where}: 'at' needs an offset")
+        ev = replace(ev, at=ev.at.astimezone(UTC))
         if last_at is not None and ev.at < last_at:
             raise ReplayError(f"{where}: out of order ({ev.at.isoformat()} is before "
                               f"the previous event)")
