@@ -734,3 +734,37 @@ def test_it_takes_a_repeated_opening_time_at_its_first_occurrence():
         ("2026-11-01T01:30:00-04:00", "2026-11-01T06:00:00-05:00")]
     day = datetime(2026, 11, 1, 0, 0, tzinfo=NY)
     assert cal.between(day, day + timedelta(days=1)) == 5 * 3600 + 1800
+
+
+def test_it_answers_consistently_while_another_thread_grows_the_table():
+    """Each query reads one snapshot of the table, so growing it backward from
+    another thread never mixes two tables in one answer."""
+    import threading
+
+    spec = CalendarSpec(name="named-threads", hours=(((time(8), time(17)),),) * 5 + ((), ()))
+    cal = compile_calendar(spec, "America/New_York")
+    monday = datetime(2026, 6, 1, 8, tzinfo=NY)
+    evening = datetime(2026, 6, 1, 17, tzinfo=NY)
+    wrong = []
+
+    def grow():
+        for year in range(2019, 1990, -1):
+            cal.between(datetime(year, 6, 1, tzinfo=NY), monday)
+
+    thread = threading.Thread(target=grow)
+    thread.start()
+    while thread.is_alive():
+        if cal.between(monday, evening) != 9 * 3600:
+            wrong.append(1)
+    thread.join()
+    assert not wrong
+
+
+def test_it_refuses_years_outside_its_range_with_a_calendar_error():
+    cal = _global()
+    with pytest.raises(CalendarError):
+        cal.add(datetime(2300, 1, 1, tzinfo=NY), 3600)
+    with pytest.raises(CalendarError):
+        cal.add_many(np.array([-10**15]), 3600)
+    with pytest.raises(CalendarError):
+        cal.add(datetime(2026, 1, 1, tzinfo=NY), 10**12)

@@ -428,3 +428,38 @@ def test_it_rejects_a_wrongly_typed_policy_value(tmp_path, old, new, word):
     proc = cli("sla", "due", "--priority", "P1", "--received", "2026-07-03T16:30",
                "--tz", "America/New_York", "--policy", str(path))
     assert_bad_input(proc, word)
+
+
+# --------------------------------------------------- found in review (regressions)
+def test_it_prints_the_offset_in_force_for_a_wall_time_skipped_by_dst(capsys):
+    """A --received of 02:30 on the spring-forward night is the instant 03:30 EDT,
+    printed with the -04:00 offset really in force, not -05:00."""
+    out = run_json(capsys, "sla", "due", "--priority", "P1", "--received",
+                   "2026-03-08T02:30", "--tz", "America/New_York")
+    assert out["received"] == "2026-03-08T03:30:00-04:00"
+
+
+@pytest.mark.parametrize("received", [
+    "0001-01-01T00:00+14:00", "9999-12-31T23:00-10:00", "9997-06-01T00:00", "1850-01-01T00:00",
+])
+def test_it_rejects_times_outside_the_clocks_years(received):
+    assert_bad_input(cli("sla", "due", "--priority", "P1", "--received", received,
+                             "--tz", "America/New_York"))
+
+
+def test_it_rejects_absurdly_nested_or_huge_json_cleanly():
+    assert_bad_input(cli("sla", "replay", "-", stdin="[" * 100_000), "malformed JSON")
+    assert_bad_input(cli("sla", "replay", "-", stdin='{"now": ' + "9" * 5000 + "}"),
+                     "malformed JSON")
+
+
+def test_it_ignores_extra_event_fields_and_null_optionals(capsys, tmp_path):
+    """Other tools carry more on an event (an actor, K7); replay ignores it."""
+    path = tmp_path / "case.json"
+    path.write_text(json.dumps({
+        "time_zone": "America/New_York", "now": "2026-06-01T09:00",
+        "events": [{"at": "2026-06-01T08:00", "type": "received", "priority": "P2",
+                    "actor": "alice", "kind": None}],
+    }), encoding="utf-8")
+    out = run_json(capsys, "sla", "replay", str(path))
+    assert out["response"]["business_seconds"] == 3600

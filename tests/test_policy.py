@@ -348,3 +348,17 @@ def test_it_refuses_an_empty_file(tmp_path):
     path = tmp_path / "empty.toml"
     path.write_text("", encoding="utf-8")
     assert "policy: missing" in _error(path)
+
+
+# --------------------------------------------------- found in review (regressions)
+def test_it_refuses_an_unknown_key_instead_of_dropping_a_rule(tmp_path):
+    """A typo ('holiday' for 'holidays') must not silently drop the UK holidays."""
+    path = _variant(tmp_path, ('holidays = { country = "GB"', 'holiday = { country = "GB"'))
+    assert "calendars.uk.holiday: unknown key" in _error(path)
+    path = _variant(tmp_path, ("[[calendar_rules]]", "[[calendar_rule]]"))
+    assert "calendar_rule: unknown key" in _error(path)
+
+
+def test_it_refuses_a_date_time_as_a_closed_date(tmp_path):
+    path = _variant(tmp_path, ("closed_dates = []", "closed_dates = [2026-07-07T00:00:00]"))
+    assert "calendars.global.closed_dates[0]: not a date" in _error(path)

@@ -36,9 +36,12 @@ import numpy as np
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 SITE_ZONE = "site"  # time-zone rule: use the zone of the case's site
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_US = timedelta(microseconds=1)
-_SECOND = timedelta(seconds=1)
+# The years the clock answers for. Wide enough for any case history and any
+# deadline; bounded so that a wild input cannot make a table of centuries.
+MIN_YEAR = 1900
+MAX_YEAR = 2199
+_MIN_EPOCH = int(datetime(MIN_YEAR, 1, 1, tzinfo=UTC).timestamp())
+_MAX_EPOCH = int(datetime(MAX_YEAR + 1, 1, 1, tzinfo=UTC).timestamp())
 
 
 class CalendarError(ValueError):
@@ -139,6 +142,18 @@ class CalendarSpec:
         return replace(self, closed_dates=self.closed_dates | frozenset(dates))
 
 
+def _position_us(table, s: int, us: int) -> int:
+    """Business microseconds from the start of ``table`` to the instant ``s`` + ``us``."""
+    starts, ends, cum, cum_end = table
+    i = bisect_right(ends, s)
+    if i == len(starts):
+        return cum_end[-1] * 1_000_000
+    a = starts[i]
+    if s >= a:
+        return (cum[i] + s - a) * 1_000_000 + us
+    return cum[i] * 1_000_000
+
+
 def _local_instant(day: date, at: time, tz: ZoneInfo) -> int:
     """Epoch seconds of the first instant whose local wall time on ``day`` is
     ``at`` or later.
@@ -232,7 +247,8 @@ class BusinessCalendar:
             cum[k] = total
             total += b - a
             cum_end[k] = total
-        # Publish atomically: readers take one tuple.
+        # Publish atomically: each reader takes one snapshot (the pure-Python
+        # lists, or the numpy arrays) and uses nothing else.
         self._lists = (starts, ends, cum, cum_end)
         self._table = (
             starts, ends, cum, cum_end,
@@ -250,37 +266,30 @@ class BusinessCalendar:
         """Grow the table so that it covers ``lo_epoch``..``hi_epoch`` (plus a margin)."""
         if self._lo <= lo_epoch and hi_epoch <= self._hi:
             return
+        if lo_epoch < _MIN_EPOCH or hi_epoch >= _MAX_EPOCH:
+            raise CalendarError(f"time outside the years {MIN_YEAR}-{MAX_YEAR} the clock covers")
         with self._lock:
             first, last = self.first_year, self.last_year
             if lo_epoch < self._lo:
                 first = min(first, datetime.fromtimestamp(lo_epoch, UTC).year - 1)
             if hi_epoch > self._hi:
-                last = max(last, datetime.fromtimestamp(min(hi_epoch, 253402214400), UTC).year + 1)
+                last = max(last, datetime.fromtimestamp(hi_epoch, UTC).year + 1)
+            first, last = max(first, MIN_YEAR - 1), min(last, MAX_YEAR + 1)
             if (first, last) != (self.first_year, self.last_year):
-                if first < 1 or last > 9998:
-                    raise CalendarError("instant outside the years 1..9998")
                 self._build(first, last)
 
     def _ensure_target(self, target: int) -> None:
         """Grow the table forward until ``target`` business seconds fit in it."""
-        while self._table[3][-1] < target:
+        while self._lists[3][-1] < target:
             span = self.last_year - self.first_year + 1
             with self._lock:
-                if self._table[3][-1] < target:
-                    if self.last_year + span > 9998:
-                        raise CalendarError("business time beyond the year 9998")
-                    self._build(self.first_year, self.last_year + span)
+                if self._lists[3][-1] < target:
+                    last = min(self.last_year + span, MAX_YEAR + 1)
+                    if last == self.last_year:
+                        raise CalendarError(f"deadline after the year {MAX_YEAR}")
+                    self._build(self.first_year, last)
 
     # -- positions ----------------------------------------------------------------------
-    def _position(self, s: int) -> int:
-        """Business seconds from the table's start to the whole second ``s``."""
-        starts, ends, cum = self._table[0], self._table[1], self._table[2]
-        i = bisect_right(ends, s)
-        if i == len(starts):
-            return self._table[3][-1]
-        a = starts[i]
-        return cum[i] + (s - a if s > a else 0)
-
     @staticmethod
     def _epoch(dt: datetime) -> tuple[int, int]:
         """Whole UTC epoch seconds (floored) and the microseconds of ``dt``."""
@@ -343,28 +352,15 @@ class BusinessCalendar:
         sa, ua = self._epoch(a)
         sb, ub = self._epoch(b)
         self._ensure(min(sa, sb), max(sa, sb))
-        return (self._position_us(sb, ub) - self._position_us(sa, ua)) // 1_000_000
-
-    def _position_us(self, s: int, us: int) -> int:
-        starts, ends, cum = self._table[0], self._table[1], self._table[2]
-        i = bisect_right(ends, s)
-        if i == len(starts):
-            return self._table[3][-1] * 1_000_000
-        a = starts[i]
-        if s >= a:
-            return (cum[i] + s - a) * 1_000_000 + us
-        return cum[i] * 1_000_000
+        table = self._lists  # one snapshot: another thread may grow the table meanwhile
+        return (_position_us(table, sb, ub) - _position_us(table, sa, ua)) // 1_000_000
 
     def next_open(self, at: datetime) -> datetime:
         """The first business instant at or after ``at`` (where a clock starts counting)."""
         s, us = self._epoch(at)
         self._ensure(s, s)
-        starts, ends = self._table[0], self._table[1]
+        starts, ends, _, _ = self._lists
         i = bisect_right(ends, s)
-        while i == len(starts):
-            self._ensure(s, self._hi + 366 * 86400)
-            starts, ends = self._table[0], self._table[1]
-            i = bisect_right(ends, s)
         if s >= starts[i]:
             return at.astimezone(self.tz)
         return self._instant(starts[i], 0)
@@ -373,7 +369,7 @@ class BusinessCalendar:
         """Whether ``at`` lies inside business hours."""
         s, _ = self._epoch(at)
         self._ensure(s, s)
-        starts, ends = self._table[0], self._table[1]
+        starts, ends, _, _ = self._lists
         i = bisect_right(ends, s)
         return i < len(starts) and starts[i] <= s
 
@@ -381,8 +377,8 @@ class BusinessCalendar:
         """The end of the business period containing or following ``at``."""
         opens = self.next_open(at)
         s, _ = self._epoch(opens)
-        i = bisect_right(self._table[1], s)
-        return datetime.fromtimestamp(self._table[1][i], self.tz)
+        ends = self._lists[1]
+        return datetime.fromtimestamp(ends[bisect_right(ends, s)], self.tz)
 
     def intervals(self, a: datetime, b: datetime) -> list[tuple[datetime, datetime]]:
         """The working intervals overlapping ``[a, b)``, clipped to it, in the zone.
@@ -390,7 +386,7 @@ class BusinessCalendar:
         sa, _ = self._epoch(a)
         sb, _ = self._epoch(b)
         self._ensure(sa, sb)
-        starts, ends = self._table[0], self._table[1]
+        starts, ends, _, _ = self._lists
         out: list[tuple[int, int]] = []
         for k in range(bisect_right(ends, sa), len(starts)):
             if starts[k] >= sb:

@@ -176,7 +176,11 @@ def load_policy(path: str | Path | None = None) -> Policy:
 def parse_policy(raw: dict[str, Any]) -> Policy:
     """Build a :class:`Policy` from a parsed TOML mapping."""
     r = _Reader(raw, "")
+    r.only("policy", "priorities", "calendars", "calendar_rules", "escalation_levels",
+           "escalation", "out_of_scope", "out_of_scope_route", "exclusions", "phone_lines")
     head = r.table("policy")
+    head.only("id", "version", "vendor", "name", "at_risk_fraction", "notice_days",
+              "supported_releases", "default_calendar")
     calendars_raw = r.table("calendars")
     calendars: dict[str, CalendarSpec] = {}
     calendar_names: dict[str, Text] = {}
@@ -201,15 +205,18 @@ def parse_policy(raw: dict[str, Any]) -> Policy:
         cal = rule.str("calendar")
         if cal not in calendars:
             raise PolicyError(f"calendar_rules[{k}].calendar: unknown calendar {cal!r}")
+        rule.only("countries", "calendar")
         rules.append(CalendarRule(tuple(c.upper() for c in rule.strs("countries")), cal))
 
     levels = []
     for k, lv in enumerate(r.array("escalation_levels")):
+        lv.only("level", "name", "roles")
         level = lv.int("level")
         if level != k + 1:
             raise PolicyError(f"escalation_levels[{k}].level: expected {k + 1}, found {level}")
         levels.append(EscalationLevel(level, lv.text("name"), tuple(lv.strs("roles"))))
     esc = r.table("escalation")
+    esc.only("email_subject", "direct_to_top_priorities")
     direct = tuple(esc.strs("direct_to_top_priorities"))
     for code in direct:
         if code not in priorities:
@@ -217,6 +224,7 @@ def parse_policy(raw: dict[str, Any]) -> Policy:
 
     phone_lines = []
     for k, line in enumerate(r.array("phone_lines", required=False)):
+        line.only("region", "number", "calendar")
         cal = line.str("calendar")
         if cal not in calendars:
             raise PolicyError(f"phone_lines[{k}].calendar: unknown calendar {cal!r}")
@@ -272,7 +280,9 @@ def parse_duration(text: str) -> Duration:
 def _priority(code: str, p: _Reader) -> Priority:
     if not re.fullmatch(r"[A-Za-z0-9_-]{1,16}", code):
         raise PolicyError(f"priorities.{code}: a priority code is 1-16 letters, digits, - or _")
+    p.only("name", "summary", "examples", "response", "resolution", "update_interval")
     examples = p.table("examples")
+    examples.only(*LANGUAGES)
     return Priority(
         code=code,
         name=p.text("name"),
@@ -286,6 +296,7 @@ def _priority(code: str, p: _Reader) -> Priority:
 
 
 def _calendar(name: str, c: _Reader) -> CalendarSpec:
+    c.only("name", "zone", "hours", "holidays", "closed_dates", "business_day_hours")
     hours_r = c.table("hours")
     unknown = set(hours_r.raw) - set(WEEKDAYS)
     if unknown:
@@ -308,6 +319,8 @@ def _calendar(name: str, c: _Reader) -> CalendarSpec:
             spans.append((opens, closes))
         hours.append(tuple(spans))
     hol = c.table("holidays", required=False)
+    if hol:
+        hol.only("country", "subdiv", "categories")
     closed = []
     closed_raw = c.raw.get("closed_dates", [])
     if not isinstance(closed_raw, list):
@@ -318,7 +331,7 @@ def _calendar(name: str, c: _Reader) -> CalendarSpec:
                 d = date.fromisoformat(d)
             except ValueError:
                 d = None
-        if not isinstance(d, date):
+        if type(d) is not date:  # a TOML date-time is a datetime: refuse it too
             raise PolicyError(f"{c.path}.closed_dates[{k}]: not a date (write 2026-12-24)")
         closed.append(d)
     day_hours = c.raw.get("business_day_hours")
@@ -343,6 +356,7 @@ def _calendar(name: str, c: _Reader) -> CalendarSpec:
 
 
 def _coded(x: _Reader) -> Coded:
+    x.only("code", "name")
     return Coded(x.str("code"), x.text("name"))
 
 
@@ -364,6 +378,13 @@ class _Reader:
                 raise PolicyError(f"{self._key(key)}: missing")
             return None
         return self.raw[key]
+
+    def only(self, *allowed: str) -> None:
+        """Refuse keys this table does not know (a typo must not silently drop a rule)."""
+        unknown = sorted(set(self.raw) - set(allowed))
+        if unknown:
+            raise PolicyError(f"{self._key(unknown[0])}: unknown key (expected one of "
+                              f"{', '.join(allowed)})")
 
     def table(self, key: str, required: bool = True) -> _Reader:
         v = self._get(key, required)
@@ -411,6 +432,7 @@ class _Reader:
 
     def text(self, key: str) -> Text:
         t = self.table(key)
+        t.only(*LANGUAGES)
         for lang in LANGUAGES:
             t.str(lang)
         return Text(en=t.raw["en"], sv=t.raw["sv"])
