@@ -2,6 +2,12 @@
 
 ``slpdesk sla due``     deadlines of a new case (JSON)
 ``slpdesk sla replay``  the SLA state of a case from its events (JSON)
+``slpdesk manage ...``  Django's management commands, as ``manage.py`` runs them
+``slpdesk serve``       migrate, then serve the web application (waitress)
+``slpdesk demo``        migrate, load the demo data once, print its log-ins, serve
+
+The Django subcommands import Django only when they run (in
+:mod:`slpdesk.server`), so ``slpdesk sla`` stays quick and Django-free.
 
 Bad input prints one line on stderr naming the problem and exits with 2;
 nothing is printed on stdout then.
@@ -12,7 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from datetime import datetime
+from datetime import UTC, datetime
 
 from .sla import (
     CalendarError,
@@ -45,7 +51,12 @@ def parse_instant(text: str, tz, what: str) -> datetime:
         raise UsageError(f"{what}: {text!r} is not an ISO 8601 time") from None
     if dt.tzinfo is None:
         dt = dt.replace(tzinfo=tz)
-    return dt
+    try:
+        # Through UTC, so that a wall time skipped by a DST change gets the offset
+        # that is really in force at that instant.
+        return dt.astimezone(UTC).astimezone(tz)
+    except (OverflowError, ValueError):
+        raise UsageError(f"{what}: {text!r} is out of range") from None
 
 
 def _policy(path):
@@ -81,8 +92,8 @@ def read_replay_input(text: str):
     """Parse the JSON document of ``slpdesk sla replay``."""
     try:
         doc = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise UsageError(f"malformed JSON: {exc}") from None
+    except (ValueError, RecursionError) as exc:  # JSONDecodeError is a ValueError
+        raise UsageError(f"malformed JSON: {str(exc) or type(exc).__name__}") from None
     if not isinstance(doc, dict):
         raise UsageError("input must be a JSON object")
     for key in ("time_zone", "now", "events"):
@@ -100,11 +111,12 @@ def read_replay_input(text: str):
             raise UsageError(f"events[{n}]: must be an object")
         if "at" not in raw or "type" not in raw:
             raise UsageError(f"events[{n}]: needs 'at' and 'type'")
-        extra = set(raw) - {"at", "type", "priority", "kind", "resolution"}
-        if extra:
-            raise UsageError(f"events[{n}]: unknown field {sorted(extra)[0]!r}")
-        for key in ("type", "priority", "kind", "resolution"):
-            if key in raw and not isinstance(raw[key], str):
+        # Other fields (an actor, a message id...) are carried by other tools and
+        # ignored here; a null optional field counts as absent.
+        if not isinstance(raw["type"], str):
+            raise UsageError(f"events[{n}].type: must be a string")
+        for key in ("priority", "kind", "resolution"):
+            if raw.get(key) is not None and not isinstance(raw[key], str):
                 raise UsageError(f"events[{n}].{key}: must be a string")
         events.append(Event(
             at=parse_instant(raw["at"], tz, f"events[{n}].at"),
@@ -135,6 +147,58 @@ def cmd_sla_replay(args) -> dict:
     return replay(events, policy, cal, now, cal_name).as_dict(tz)
 
 
+def cmd_manage(argv: list[str]) -> int:
+    from . import server
+
+    return server.manage(argv)
+
+
+def _django_ready():
+    """Set up Django; a bad setting becomes one line on stderr (exit 2)."""
+    from django.core.exceptions import ImproperlyConfigured
+
+    from . import server
+
+    try:
+        server.setup()
+    except ImproperlyConfigured as exc:
+        raise UsageError(str(exc)) from None
+    return server
+
+
+def _serve(server, host: str, port: int) -> None:
+    try:
+        server.serve(host, port)
+    except OSError as exc:
+        raise UsageError(f"cannot listen on {host}:{port}: {exc}") from None
+
+
+def cmd_serve(args) -> int:
+    server = _django_ready()
+    server.migrate()
+    _serve(server, args.host, args.port)
+    return 0
+
+
+def cmd_demo(args) -> int:
+    server = _django_ready()
+    server.migrate()
+    server.demo()
+    if not args.no_serve:
+        _serve(server, "127.0.0.1", args.port)
+    return 0
+
+
+def _port(text: str) -> int:
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number") from None
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"{port} is not a port number (0-65535)")
+    return port
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="slpdesk", description="A support desk that runs a service level "
                      "policy.")
@@ -156,16 +220,38 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("file", help="JSON file, or - for standard input")
     rep.add_argument("--policy", default=None, help="a policy TOML file (default: shipped)")
     rep.set_defaults(func=cmd_sla_replay)
+
+    # Parsed by main() itself, so that every option goes to Django untouched.
+    sub.add_parser("manage", add_help=False,
+                   help="Django's management commands, like manage.py (slpdesk manage help)")
+
+    srv = sub.add_parser("serve", help="migrate the database, then serve the web application")
+    srv.add_argument("--host", default="127.0.0.1", help="address to listen on "
+                     "(default: 127.0.0.1; other names need SLPDESK_ALLOWED_HOSTS)")
+    srv.add_argument("--port", type=_port, default=8000, help="port (default: 8000)")
+    srv.set_defaults(func=cmd_serve)
+
+    demo = sub.add_parser("demo", help="migrate, load the demo data set (once), print its "
+                          "log-ins, and serve on 127.0.0.1")
+    demo.add_argument("--port", type=_port, default=8000, help="port (default: 8000)")
+    demo.add_argument("--no-serve", action="store_true",
+                      help="load the demo data and print the log-ins, then exit")
+    demo.set_defaults(func=cmd_demo)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["manage"]:
+        return cmd_manage(argv[1:])
     try:
         args = build_parser().parse_args(argv)
         result = args.func(args)
     except (UsageError, CalendarError, PolicyError, ReplayError) as exc:
         print(f"slpdesk: error: {exc}".replace("\n", " "), file=sys.stderr)
         return 2
+    if isinstance(result, int):  # serve, demo: they print their own output
+        return result
     json.dump(result, sys.stdout, ensure_ascii=False, indent=2)
     sys.stdout.write("\n")
     return 0
