@@ -7,10 +7,8 @@ appends a :class:`CaseEvent` and recomputes the SLA columns.
 
 from __future__ import annotations
 
-import tomllib
 from datetime import date, datetime
 from functools import lru_cache
-from importlib import resources
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractUser
@@ -26,7 +24,8 @@ from slpdesk.sla import (
     PolicyError,
     compile_calendar,
     get_zone,
-    parse_policy,
+    policy_from_text,
+    shipped_policy_text,
 )
 
 
@@ -202,18 +201,10 @@ class Release(models.Model):
 
 
 # ------------------------------------------------------------------- policy
-def shipped_policy_text() -> str:
-    """The TOML of the policy slpdesk ships with (the CONNECT agreement)."""
-    return resources.files("slpdesk.sla").joinpath("policies/connect.toml").read_text("utf-8")
-
-
 @lru_cache(maxsize=32)
 def _parse(text: str) -> Policy:
-    try:
-        raw = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise PolicyError(f"not valid TOML: {exc}") from None
-    return parse_policy(raw)
+    """A stored version's policy; parsed once per distinct text."""
+    return policy_from_text(text)
 
 
 class PolicyVersionQuerySet(models.QuerySet):
@@ -296,9 +287,18 @@ class CalendarClosure(models.Model):
         return f"{self.calendar} {self.date}"
 
     @staticmethod
-    def compiled(policy: Policy, calendar: str, time_zone: str) -> BusinessCalendar:
-        """Calendar ``calendar`` of ``policy`` with the stored closures, for ``time_zone``."""
-        closed = CalendarClosure.objects.filter(calendar=calendar).values_list("date", flat=True)
+    def dates(calendar: str) -> list[date]:
+        """The extra closed dates stored for ``calendar``."""
+        return list(CalendarClosure.objects.filter(calendar=calendar)
+                    .values_list("date", flat=True))
+
+    @staticmethod
+    def compiled(policy: Policy, calendar: str, time_zone: str,
+                 closed: list[date] | None = None) -> BusinessCalendar:
+        """Calendar ``calendar`` of ``policy`` with the stored closures (or ``closed``,
+        when the caller has read them already), for ``time_zone``."""
+        if closed is None:
+            closed = CalendarClosure.dates(calendar)
         spec = policy.calendar(calendar).with_closed_dates(closed)
         return compile_calendar(spec, time_zone)
 
@@ -492,9 +492,10 @@ class Case(models.Model):
     def policy(self) -> Policy:
         return self.policy_version.load()
 
-    def business_calendar(self) -> BusinessCalendar:
-        """The compiled support calendar of this case, with its closures."""
-        return CalendarClosure.compiled(self.policy(), self.calendar, self.time_zone)
+    def business_calendar(self, closed: list[date] | None = None) -> BusinessCalendar:
+        """The compiled support calendar of this case, with its closures (``closed``
+        when the caller has read them already)."""
+        return CalendarClosure.compiled(self.policy(), self.calendar, self.time_zone, closed)
 
 
 class CaseEvent(models.Model):

@@ -107,12 +107,13 @@ def _closed(clock: ClockState) -> ClockState:
                       clock.business_seconds, None, clock.target_seconds, clock.missed)
 
 
-def sla_state(case: Case, now: datetime) -> SlaState:
+def sla_state(case: Case, now: datetime, closed: list | None = None) -> SlaState:
     """The SLA state of ``case`` at ``now``: ``replay`` over its events (K7).
 
     An ``excluded`` event (E2-E6) ends the SLA: the clocks are taken as they
     stood at that instant, and any that had not reached a verdict become
-    not applicable.
+    not applicable. ``closed`` are the calendar's closure dates, when the
+    caller has read them already (a batch recompute).
     """
     sla_events = []
     closed_at = None
@@ -123,7 +124,7 @@ def sla_state(case: Case, now: datetime) -> SlaState:
         if ev.type in CaseEvent.SLA_TYPES:
             sla_events.append(Event(ev.at, ev.type, ev.priority or None, ev.kind or None,
                                     ev.resolution or None))
-    state = replay(sla_events, case.policy(), case.business_calendar(), closed_at or now,
+    state = replay(sla_events, case.policy(), case.business_calendar(closed), closed_at or now,
                    calendar_name=case.calendar)
     if closed_at is not None:
         state = SlaState(state.priority, _closed(state.response), _closed(state.resolution),
@@ -131,9 +132,9 @@ def sla_state(case: Case, now: datetime) -> SlaState:
     return state
 
 
-def refresh_sla(case: Case, now: datetime) -> SlaState:
+def refresh_sla(case: Case, now: datetime, closed: list | None = None) -> SlaState:
     """Recompute the case's SLA and store the due times and states on it."""
-    state = sla_state(case, now)
+    state = sla_state(case, now, closed)
     case.response_due = state.response.due
     case.resolution_due = state.resolution.due
     case.next_update_due = state.next_update.due
@@ -156,11 +157,12 @@ def recompute_calendar(calendar: str, now: datetime) -> int:
     """
     _check_now(now)
     ids = list(Case.objects.open().filter(calendar=calendar).values_list("id", flat=True))
+    closed = CalendarClosure.dates(calendar)  # read once for the whole batch
     for pk in ids:
         with transaction.atomic():
             case = Case.objects.select_for_update().get(pk=pk)
             # Another machine's clock may be a little behind the case's last change.
-            refresh_sla(case, max(now, case.updated_at))
+            refresh_sla(case, max(now, case.updated_at), closed)
     return len(ids)
 
 

@@ -20,7 +20,15 @@ from .calendar import (
     get_zone,
 )
 from .clocks import ClockState, Event, ReplayError, SlaState, replay
-from .policy import Duration, Policy, PolicyError, load_policy, parse_policy
+from .policy import (
+    Duration,
+    Policy,
+    PolicyError,
+    load_policy,
+    parse_policy,
+    policy_from_text,
+    shipped_policy_text,
+)
 
 
 def calendar_for(policy: Policy, name: str, time_zone: str | None = None) -> BusinessCalendar:
@@ -49,5 +57,7 @@ __all__ = [
     "get_zone",
     "load_policy",
     "parse_policy",
+    "policy_from_text",
     "replay",
+    "shipped_policy_text",
 ]

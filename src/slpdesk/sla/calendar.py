@@ -250,8 +250,7 @@ class BusinessCalendar:
         # Publish atomically: each reader takes one snapshot (the pure-Python
         # lists, or the numpy arrays) and uses nothing else.
         self._lists = (starts, ends, cum, cum_end)
-        self._table = (
-            starts, ends, cum, cum_end,
+        self._arrays = (
             np.asarray(starts, dtype=np.int64), np.asarray(ends, dtype=np.int64),
             np.asarray(cum, dtype=np.int64), np.asarray(cum_end, dtype=np.int64),
         )
@@ -300,10 +299,6 @@ class BusinessCalendar:
         if us:
             return round(ts - us * 1e-6), us
         return int(ts), 0
-
-    def _instant(self, epoch: int, us: int) -> datetime:
-        dt = datetime.fromtimestamp(epoch, self.tz)
-        return dt.replace(microsecond=us) if us else dt
 
     # -- public API -----------------------------------------------------------------
     def add(self, start: datetime, seconds: int) -> datetime:
@@ -363,7 +358,7 @@ class BusinessCalendar:
         i = bisect_right(ends, s)
         if s >= starts[i]:
             return at.astimezone(self.tz)
-        return self._instant(starts[i], 0)
+        return datetime.fromtimestamp(starts[i], self.tz)
 
     def is_open(self, at: datetime) -> bool:
         """Whether ``at`` lies inside business hours."""
@@ -410,10 +405,11 @@ class BusinessCalendar:
             return s.copy()
         if (d < 0).any():
             raise CalendarError("business seconds to add must not be negative")
+        if not d.any():
+            return s.copy()
         self._ensure(int(s.min()), int(s.max()))
         while True:
-            table = self._table
-            t_starts, t_ends, t_cum, t_cum_end = table[4], table[5], table[6], table[7]
+            t_starts, t_ends, t_cum, t_cum_end = self._arrays
             i = np.searchsorted(t_ends, s, side="right")
             if int(i.max()) >= len(t_starts):
                 self._ensure(int(s.min()), int(s.max()) + 366 * 86400)
@@ -426,9 +422,7 @@ class BusinessCalendar:
                 continue
             j = np.searchsorted(t_cum_end, target, side="left")
             out = t_starts[j] + (target - t_cum[j])
-            if d.ndim == 0 and int(d) == 0:
-                return s.copy()
-            if (d == 0).any():
+            if d.ndim and not d.all():
                 out = np.where(d == 0, s, out)
             return out
 
@@ -439,22 +433,24 @@ class BusinessCalendar:
         if a.size == 0:
             return np.zeros(0, dtype=np.int64)
         self._ensure(int(min(a.min(), b.min())), int(max(a.max(), b.max())))
-        return self._positions(b) - self._positions(a)
-
-    def _positions(self, s: np.ndarray) -> np.ndarray:
-        table = self._table
-        t_starts, t_ends, t_cum, t_cum_end = table[4], table[5], table[6], table[7]
-        i = np.searchsorted(t_ends, s, side="right")
-        past = i >= len(t_starts)
-        i = np.minimum(i, len(t_starts) - 1)
-        pos = t_cum[i] + np.maximum(s - t_starts[i], 0)
-        return np.where(past, t_cum_end[-1], pos)
+        arrays = self._arrays  # one snapshot for both ends
+        return _positions(arrays, b) - _positions(arrays, a)
 
     def __repr__(self) -> str:
         return (
             f"<BusinessCalendar {self.spec.name} {self.zone_name} "
-            f"{self.first_year}-{self.last_year} {len(self._table[0])} intervals>"
+            f"{self.first_year}-{self.last_year} {len(self._lists[0])} intervals>"
         )
+
+
+def _positions(arrays, s: np.ndarray) -> np.ndarray:
+    """Vectorised :func:`_position_us` in whole seconds."""
+    t_starts, t_ends, t_cum, t_cum_end = arrays
+    i = np.searchsorted(t_ends, s, side="right")
+    past = i >= len(t_starts)
+    i = np.minimum(i, len(t_starts) - 1)
+    pos = t_cum[i] + np.maximum(s - t_starts[i], 0)
+    return np.where(past, t_cum_end[-1], pos)
 
 
 @lru_cache(maxsize=256)

@@ -22,7 +22,7 @@ original start with the new durations; a stopped clock keeps its verdict.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 from .calendar import BusinessCalendar
@@ -127,7 +127,6 @@ class _Clock:
     paused_seconds: int = 0
     verdict: str | None = None
     due_at_stop: datetime | None = None
-    history: list = field(default_factory=list)
 
     def pause(self, at: datetime) -> None:
         if self.started is not None and self.stopped is None and self.paused_since is None:
@@ -150,9 +149,12 @@ class _Clock:
     def stop(self, at: datetime, target: int, cal: BusinessCalendar) -> None:
         """Stop the clock at ``at`` and judge it. A clock stopped while paused had
         no due time in force: it is judged at the start of its pause, and its
-        counted time ends there."""
+        counted time ends there. A clock stopped before it ever started (a case
+        resolved before the clock could start) is met: nothing was ever late."""
         self.stopped = at
-        if self.paused_since is not None:
+        if self.started is None:
+            self.verdict = "met"
+        elif self.paused_since is not None:
             self.due_at_stop = None
             self.verdict = "met" if self.paused_since <= self.due(target, cal) else "breached"
         else:
@@ -161,7 +163,8 @@ class _Clock:
 
     def restart(self, at: datetime, cal: BusinessCalendar) -> None:
         """Resume a stopped clock; the stopped span is not counted (K2 reopen)."""
-        self.paused_seconds += cal.between(self.paused_since or self.stopped, at)
+        if self.started is not None:
+            self.paused_seconds += cal.between(self.paused_since or self.stopped, at)
         self.paused_since = None
         self.stopped = None
         self.verdict = None
@@ -222,6 +225,16 @@ def replay(events, policy: Policy, calendar: BusinessCalendar, now: datetime,
         owed = clock.started is not None and clock.stopped is None and clock.paused_since is None
         return int(owed and at > clock.due(target("update_interval"), calendar))
 
+    def public_message(at: datetime) -> None:
+        """Support wrote to the customer: the first contact stops the response
+        clock (K1); a later message ends the update interval owed (K5)."""
+        nonlocal contact, missed
+        if not contact:
+            contact = True
+            response.stop(at, target("response"), calendar)
+        else:
+            missed += update_late(update, at)
+
     fraction = policy.at_risk_fraction
     priority = ""
     assigned = False
@@ -274,11 +287,7 @@ def replay(events, policy: Policy, calendar: BusinessCalendar, now: datetime,
                 if contact:
                     update = _Clock(started=ev.at)
         elif t in ("info_requested", "responded", "status_update"):
-            if not contact:
-                contact = True
-                response.stop(ev.at, target("response"), calendar)
-            else:
-                missed += update_late(update, ev.at)
+            public_message(ev.at)
             update = _Clock(started=ev.at)
             if t == "info_requested" and not waiting:
                 waiting = True
@@ -298,17 +307,9 @@ def replay(events, policy: Policy, calendar: BusinessCalendar, now: datetime,
         elif t == "resolved":
             if ev.resolution not in RESOLUTIONS:
                 raise ReplayError(f"{where}: resolution must be one of {', '.join(RESOLUTIONS)}")
-            if not contact:
-                contact = True
-                response.stop(ev.at, target("response"), calendar)
-            else:
-                missed += update_late(update, ev.at)
+            public_message(ev.at)
             waiting = False
-            if resolution.started is not None:
-                resolution.stop(ev.at, target("resolution"), calendar)
-            else:
-                resolution.stopped = ev.at
-                resolution.verdict = "met"
+            resolution.stop(ev.at, target("resolution"), calendar)
             update = _Clock(started=update.started, stopped=ev.at,
                             paused_since=update.paused_since)
             resolved = True
@@ -316,11 +317,7 @@ def replay(events, policy: Policy, calendar: BusinessCalendar, now: datetime,
             if not resolved:
                 raise ReplayError(f"{where}: only a resolved case can be reopened")
             resolved = False
-            if resolution.started is not None:
-                resolution.restart(ev.at, calendar)
-            else:
-                resolution.stopped = None
-                resolution.verdict = None
+            resolution.restart(ev.at, calendar)
             update = _Clock(started=ev.at)
 
         # K2: the resolution clock starts once the priority is assigned and the
@@ -335,16 +332,9 @@ def replay(events, policy: Policy, calendar: BusinessCalendar, now: datetime,
     if contact:
         missed += update_late(update, now)
 
-    if not contact:
-        next_update = ClockState("pending", None, None, None, 0, None,
-                                 target("update_interval"), missed)
-    else:
-        next_update = update.state(target("update_interval"), now, calendar, fraction,
-                                   not_applicable=resolved, missed=missed)
-        if resolved:
-            next_update = ClockState("not_applicable", next_update.started, None,
-                                     next_update.stopped, next_update.business_seconds, None,
-                                     next_update.target_seconds, missed)
+    # Before the first contact `update` has never started: pending.
+    next_update = update.state(target("update_interval"), now, calendar, fraction,
+                               not_applicable=resolved, missed=missed)
     return SlaState(
         priority=priority,
         response=response.state(target("response"), now, calendar, fraction),

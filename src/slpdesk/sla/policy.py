@@ -152,25 +152,39 @@ class Policy:
 
 
 # ---------------------------------------------------------------------- loading
+def shipped_policy_text() -> str:
+    """The TOML text of the policy slpdesk ships with."""
+    return resources.files(__package__).joinpath(f"policies/{DEFAULT_POLICY}.toml").read_text(
+        "utf-8")
+
+
 def load_policy(path: str | Path | None = None) -> Policy:
     """Load and validate a policy file; without ``path`` the shipped default."""
     if path is None:
-        data = resources.files(__package__).joinpath(f"policies/{DEFAULT_POLICY}.toml").read_bytes()
-        source = f"{DEFAULT_POLICY}.toml"
-    else:
-        try:
-            data = Path(path).read_bytes()
-        except OSError as exc:
-            raise PolicyError(f"{path}: cannot read: {exc.strerror or exc}") from exc
-        source = str(path)
+        return policy_from_text(shipped_policy_text(), f"{DEFAULT_POLICY}.toml")
     try:
-        raw = tomllib.loads(data.decode("utf-8"))
-    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-        raise PolicyError(f"{source}: not valid TOML: {exc}") from exc
+        data = Path(path).read_bytes()
+    except OSError as exc:
+        raise PolicyError(f"{path}: cannot read: {exc.strerror or exc}") from exc
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise PolicyError(f"{path}: not valid TOML: {exc}") from exc
+    return policy_from_text(text, str(path))
+
+
+def policy_from_text(text: str, source: str | None = None) -> Policy:
+    """Parse and validate a policy from its TOML ``text``; errors start with
+    ``source:`` when it is given."""
+    prefix = f"{source}: " if source else ""
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise PolicyError(f"{prefix}not valid TOML: {exc}") from exc
     try:
         return parse_policy(raw)
     except PolicyError as exc:
-        raise PolicyError(f"{source}: {exc}") from None
+        raise PolicyError(f"{prefix}{exc}") from None
 
 
 def parse_policy(raw: dict[str, Any]) -> Policy:
