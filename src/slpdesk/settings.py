@@ -161,16 +161,21 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "slpdesk.desk",
+    "slpdesk.web",
+    "slpdesk.portal",
+    "slpdesk.console",
 ]
 AUTH_USER_MODEL = "desk.User"
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "slpdesk.web.middleware.UserPreferencesMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -188,6 +193,7 @@ TEMPLATES = [
                 "django.template.context_processors.i18n",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "slpdesk.web.views.roles",
             ],
         },
     },
@@ -210,8 +216,24 @@ LOCALE_PATHS = [Path(__file__).resolve().parent / "locale"]
 
 # ------------------------------------------------------------ files, static
 STATIC_URL = "static/"
-STATIC_ROOT = DATA_DIR / "static"
+# WhiteNoise serves the static files from the apps themselves: no collectstatic
+# step, and the same files in development, tests and production.
+WHITENOISE_USE_FINDERS = True
+WHITENOISE_AUTOREFRESH = DEBUG
 MEDIA_ROOT = DATA_DIR / "media"
 # Attachments are stored here and only ever served as downloads.
 SLPDESK_MAX_ATTACHMENT_BYTES = envint("SLPDESK_MAX_ATTACHMENT_BYTES", 20 * 1024 * 1024,
                                       minimum=1)
+
+# ------------------------------------------------------------ log-in, cookies
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "home"
+LOGOUT_REDIRECT_URL = "login"
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+CSRF_COOKIE_SAMESITE = "Lax"
+X_FRAME_OPTIONS = "DENY"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+DATA_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
+FILE_UPLOAD_PERMISSIONS = 0o600

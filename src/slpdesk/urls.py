@@ -1,8 +1,23 @@
-"""URL routes of slpdesk. The portal, console and API are added here as they are built."""
+"""URL routes of slpdesk: the front door and log-in, the customer portal, the agent
+console, and the configuration (Django admin)."""
 
 from django.contrib import admin
-from django.urls import path
+from django.contrib.auth import views as auth_views
+from django.urls import include, path
+from django.views.i18n import set_language
+
+from slpdesk.web import views as web
 
 urlpatterns = [
+    path("", web.home, name="home"),
+    path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True),
+         name="login"),
+    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("preferences/", web.preferences, name="preferences"),
+    path("language/", set_language, name="set_language"),
+    path("attachments/<int:pk>/", web.download, name="download"),
+    path("health/", web.health, name="health"),
+    path("portal/", include("slpdesk.portal.urls")),
+    path("console/", include("slpdesk.console.urls")),
     path("admin/", admin.site.urls),
 ]

@@ -7,6 +7,7 @@ appends a :class:`CaseEvent` and recomputes the SLA columns.
 
 from __future__ import annotations
 
+import secrets
 from datetime import date, datetime
 from functools import lru_cache
 
@@ -330,7 +331,8 @@ class User(AbstractUser):
         verbose_name_plural = _("users")
 
     def is_support_staff(self) -> bool:
-        """The vendor's people: everyone but customer and partner contacts."""
+        """The vendor's people: everyone but customer and partner contacts (what each
+        role may see and do is decided in :mod:`slpdesk.desk.access`)."""
         return self.role != self.Role.CUSTOMER
 
 
@@ -342,20 +344,6 @@ class CaseQuerySet(models.QuerySet):
         "resolution": "resolution_due",
         "next_update": "next_update_due",
     }
-
-    def visible_to(self, user: User) -> CaseQuerySet:
-        """The cases ``user`` may see: the one place that decides it for cases.
-
-        Support staff see every case; a customer or partner contact sees their
-        own organisation's cases and nothing else.
-        """
-        if not user.is_active:
-            return self.none()
-        if user.is_support_staff():
-            return self.all()
-        if user.organisation_id is None:
-            return self.none()
-        return self.filter(organisation_id=user.organisation_id)
 
     def open(self) -> CaseQuerySet:
         """Cases whose clocks can still change."""
@@ -454,7 +442,16 @@ class Case(models.Model):
     next_update_state = models.CharField(_("status update"), max_length=16,
                                          choices=ClockStateChoice.choices,
                                          default=ClockStateChoice.PENDING)
+    # When each clock stopped (met, breached or not applicable), null while it runs.
+    response_stopped = models.DateTimeField(_("response clock stopped"), null=True,
+                                            blank=True)
+    resolution_stopped = models.DateTimeField(_("resolution clock stopped"), null=True,
+                                              blank=True)
+    next_update_stopped = models.DateTimeField(_("update clock stopped"), null=True,
+                                               blank=True)
     sla_computed_at = models.DateTimeField(_("SLA computed"), null=True, blank=True)
+    # The highest escalation level reached (X2), 0 when never escalated.
+    escalation_level = models.PositiveSmallIntegerField(_("escalation level"), default=0)
 
     objects = CaseQuerySet.as_manager()
 
@@ -473,6 +470,10 @@ class Case(models.Model):
             models.Index(fields=["next_update_due"], name="case_next_update_due"),
             # services.recompute_calendar(): the open cases of one calendar (C4).
             models.Index(fields=["calendar", "status"], name="case_calendar_status"),
+            # The console's queues: mine / escalated, due soonest first.
+            models.Index(fields=["assignee", "earliest_due"], name="case_assignee_due"),
+            models.Index(fields=["escalation_level", "earliest_due"],
+                         name="case_escalation_due"),
         ]
 
     def __str__(self) -> str:
@@ -520,6 +521,9 @@ class CaseEvent(models.Model):
         ASSIGNED = "assigned", _("Assigned")
         NOTE = "note", _("Internal note")
         EXCLUDED = "excluded", _("Not covered")  # E2-E6: closes the SLA
+        ESCALATED = "escalated", _("Escalated")
+        ESCALATION_ACKNOWLEDGED = "escalation_ack", _("Escalation acknowledged")
+        ATTACHED = "attached", _("File added")
 
     SLA_TYPES = frozenset({
         "received", "priority_assigned", "info_complete", "info_requested",
@@ -588,7 +592,8 @@ class Message(models.Model):
 
 
 def _attachment_path(instance: Attachment, filename: str) -> str:
-    return f"attachments/{instance.case_id}/{filename}"
+    # A random folder per file: names never collide and cannot be guessed.
+    return f"attachments/{instance.case_id}/{secrets.token_hex(8)}/{filename}"
 
 
 class Attachment(models.Model):
@@ -616,3 +621,38 @@ class Attachment(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class Escalation(models.Model):
+    """A case raised to a level of the escalation procedure (X1-X3), acknowledged by
+    one of that level's owners."""
+
+    class Channel(models.TextChoices):
+        PORTAL = "portal", _("Portal")
+        EMAIL = "email", _("E-mail")
+        SUPPORT = "support", _("Through support")
+
+    case = models.ForeignKey(Case, models.CASCADE, related_name="escalations",
+                             verbose_name=_("case"))
+    level = models.PositiveSmallIntegerField(_("level"))
+    reason = models.TextField(_("reason"))
+    channel = models.CharField(_("channel"), max_length=10, choices=Channel.choices)
+    raised_by = models.ForeignKey(settings.AUTH_USER_MODEL, models.PROTECT, related_name="+",
+                                  verbose_name=_("raised by"))
+    raised_at = models.DateTimeField(_("raised"))
+    acknowledged_by = models.ForeignKey(settings.AUTH_USER_MODEL, models.SET_NULL, null=True,
+                                        blank=True, related_name="+",
+                                        verbose_name=_("acknowledged by"))
+    acknowledged_at = models.DateTimeField(_("acknowledged"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("escalation")
+        verbose_name_plural = _("escalations")
+        ordering = ["raised_at", "id"]
+        indexes = [models.Index(fields=["case", "raised_at"], name="escalation_case")]
+
+    def __str__(self) -> str:
+        return f"{self.case_id} level {self.level}"
+
+    def is_acknowledged(self) -> bool:
+        return self.acknowledged_at is not None

@@ -10,17 +10,23 @@ call these; nothing else assigns a case's status.
 
 from __future__ import annotations
 
+import unicodedata
 from datetime import datetime
 
+from django.conf import settings
+from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 from django.utils.translation import gettext_lazy as _
 
 from slpdesk.sla import ClockState, Event, Policy, SlaState, replay
 
+from . import access
 from .models import (
+    Attachment,
     CalendarClosure,
     Case,
     CaseEvent,
+    Escalation,
     Message,
     Organisation,
     PolicyVersion,
@@ -62,8 +68,13 @@ def _lock(case: Case, now: datetime) -> None:
 
 
 def _require_staff(actor: User) -> None:
-    if not actor.is_support_staff():
+    if not access.can_work(actor):
         raise DeskError("forbidden", _("Only support staff can do this."))
+
+
+def _require_visible(case: Case, actor: User) -> None:
+    if not access.cases_for(actor).filter(pk=case.pk).exists():
+        raise DeskError("forbidden", _("You cannot change this case."))
 
 
 def _require_open(case: Case) -> None:
@@ -142,10 +153,14 @@ def refresh_sla(case: Case, now: datetime, closed: list | None = None) -> SlaSta
     case.response_state = state.response.state
     case.resolution_state = state.resolution.state
     case.next_update_state = state.next_update.state
+    case.response_stopped = state.response.stopped
+    case.resolution_stopped = state.resolution.stopped
+    case.next_update_stopped = state.next_update.stopped
     case.sla_computed_at = now
     case.save(update_fields=[
         "response_due", "resolution_due", "next_update_due", "earliest_due",
-        "response_state", "resolution_state", "next_update_state", "sla_computed_at",
+        "response_state", "resolution_state", "next_update_state", "response_stopped",
+        "resolution_stopped", "next_update_stopped", "sla_computed_at",
     ])
     return state
 
@@ -193,10 +208,15 @@ def remove_closure(closure: CalendarClosure, *, actor: User, now: datetime) -> N
 
 
 # -------------------------------------------------------------------- intake
-def _entitlement(organisation: Organisation, site: Site, release: Release | None,
+def _entitlement(organisation: Organisation, site: Site, contact: User, release: Release | None,
                  request_type: str, policy: Policy, now: datetime) -> str:
-    """Whether support covers the case, in the order the customer can act on (E2-E5)."""
-    if organisation.is_supported_through_partner():
+    """Whether support covers the case, in the order the customer can act on (E2-E5).
+
+    An end user supported through a partner is sent to the partner (E3); the
+    partner itself may open the case on the end user's behalf.
+    """
+    if (organisation.is_supported_through_partner()
+            and contact.organisation_id == organisation.pk):
         return Entitlement.VIA_PARTNER
     today = site.local_date(now)
     if not site.has_active_agreement(today):
@@ -216,10 +236,11 @@ def receive_case(site: Site, *, contact: User, channel: str, proposed_priority: 
     closed with the reason (E2-E5) and without a clock."""
     _check_now(now)
     organisation = site.organisation
-    if contact.organisation_id != organisation.pk:
+    if contact.organisation_id not in (organisation.pk, organisation.supported_by_id):
         raise DeskError("contact", _("The contact does not belong to %(organisation)s."),
                         organisation=organisation.name)
-    if not actor.is_support_staff() and actor.organisation_id != organisation.pk:
+    if not access.can_open_case(actor) or not access.sites_for(actor).filter(
+            pk=site.pk).exists():
         raise DeskError("forbidden", _("You cannot open a case for another organisation."))
     if channel not in Case.Channel.values:
         raise DeskError("channel", _("Unknown channel %(channel)s."), channel=channel)
@@ -230,7 +251,7 @@ def receive_case(site: Site, *, contact: User, channel: str, proposed_priority: 
         if proposed_priority not in policy.priorities:
             raise DeskError("priority", _("Unknown priority %(priority)s."),
                             priority=proposed_priority)
-        entitlement = _entitlement(organisation, site, release, request_type, policy, now)
+        entitlement = _entitlement(organisation, site, contact, release, request_type, policy, now)
         case = Case.objects.create(
             organisation=organisation, site=site, contact=contact, channel=channel,
             release=release, request_type=request_type, title=title,
@@ -323,9 +344,10 @@ def record_customer_reply(case: Case, body: str, *, actor: User, now: datetime) 
     """A message from the customer's side; it ends a wait on the customer (K2, K5)."""
     with transaction.atomic():
         _lock(case, now)
-        if actor.organisation_id != case.organisation_id:
+        if not access.is_contact(actor):
             raise DeskError("forbidden", _("Only the customer's people can reply as the "
                                            "customer."))
+        _require_visible(case, actor)
         if case.status == Status.CLOSED:
             raise DeskError("closed", _("Case %(number)s is closed."), number=case.number)
         body = _require_text(body, _("a message"))
@@ -372,7 +394,8 @@ def add_note(case: Case, body: str, *, actor: User, now: datetime) -> Message:
     """An internal note: never shown to the customer, no effect on the clocks."""
     with transaction.atomic():
         _lock(case, now)
-        _require_staff(actor)
+        if not access.can_add_note(actor):
+            raise DeskError("forbidden", _("Only support staff can do this."))
         body = _require_text(body, _("a note"))
         message = Message.objects.create(case=case, kind=Message.Kind.INTERNAL, author=actor,
                                          body=body, created_at=now)
@@ -388,7 +411,7 @@ def assign(case: Case, assignee: User | None, *, actor: User, now: datetime) -> 
         _require_staff(actor)
         if case.status == Status.CLOSED:
             raise DeskError("closed", _("Case %(number)s is closed."), number=case.number)
-        if assignee is not None and not assignee.is_support_staff():
+        if assignee is not None and not access.staff_users().filter(pk=assignee.pk).exists():
             raise DeskError("assignee", _("Cases can only be assigned to support staff."))
         if (assignee.pk if assignee else None) == case.assignee_id:
             raise DeskError("unchanged", _("The case is already assigned so."))
@@ -447,10 +470,10 @@ def reopen(case: Case, reason: str, *, actor: User, now: datetime) -> None:
     """Reopen a resolved case; its resolution clock resumes from now (K2)."""
     with transaction.atomic():
         _lock(case, now)
-        if not actor.is_support_staff() and actor.organisation_id != case.organisation_id:
-            raise DeskError("forbidden", _("You cannot reopen this case."))
         if case.status != Status.RESOLVED:
             raise DeskError("not_resolved", _("Only a resolved case can be reopened."))
+        if not access.can_reopen(actor, case):
+            raise DeskError("forbidden", _("You cannot reopen this case."))
         reason = _require_text(reason, _("why the case is reopened"))
         _append(case, EventType.REOPENED, actor=actor, now=now, data={"reason": reason})
         case.status = case.active_status()
@@ -480,3 +503,102 @@ def exclude(case: Case, reason: str, note: str = "", *, actor: User, now: dateti
         case.exclusion_reason = reason
         _save(case, now, "status", "entitlement", "exclusion_reason")
         refresh_sla(case, now)
+
+
+# ------------------------------------------------------------- escalation
+def next_escalation_level(case: Case, policy: Policy, channel: str) -> int:
+    """The level an escalation of ``case`` goes to (X2, X3).
+
+    The next level up; an escalation by e-mail (X3) goes straight to the top
+    for the policy's most urgent priorities or from the level below the top.
+    """
+    top = max(level.level for level in policy.escalation_levels)
+    if channel == Escalation.Channel.EMAIL and (
+            case.effective_priority() in policy.escalation_direct_priorities
+            or case.escalation_level >= top - 1):
+        return top
+    return min(case.escalation_level + 1, top)
+
+
+def escalate(case: Case, reason: str, *, channel: str, actor: User, now: datetime
+             ) -> Escalation:
+    """Escalate an open case with a reason (X1): the customer from the portal or by
+    e-mail, or support on the customer's behalf."""
+    with transaction.atomic():
+        _lock(case, now)
+        _require_visible(case, actor)
+        if not case.is_open():
+            raise DeskError("not_open", _("Only an open case can be escalated."))
+        if channel not in Escalation.Channel.values:
+            raise DeskError("channel", _("Unknown channel %(channel)s."), channel=channel)
+        policy = case.policy()
+        top = max(level.level for level in policy.escalation_levels)
+        if not access.can_escalate(actor, case, top):
+            raise DeskError("top", _("Case %(number)s is already escalated to the highest "
+                                     "level."), number=case.number)
+        reason = _require_text(reason, _("why the case needs escalating"))
+        level = next_escalation_level(case, policy, channel)
+        escalation = Escalation.objects.create(case=case, level=level, reason=reason,
+                                               channel=channel, raised_by=actor, raised_at=now)
+        _append(case, EventType.ESCALATED, actor=actor, now=now,
+                data={"escalation": escalation.pk, "level": level, "channel": channel})
+        case.escalation_level = level
+        _save(case, now, "escalation_level")
+    return escalation
+
+
+def acknowledge_escalation(escalation: Escalation, *, actor: User, now: datetime) -> None:
+    """An owner of the escalation's level takes it on (X2)."""
+    with transaction.atomic():
+        case = escalation.case
+        _lock(case, now)
+        escalation.refresh_from_db()
+        if escalation.acknowledged_at is not None:
+            raise DeskError("acknowledged", _("This escalation is already acknowledged."))
+        roles = next((lvl.roles for lvl in case.policy().escalation_levels
+                      if lvl.level == escalation.level), ())
+        if not access.can_acknowledge(actor, escalation, roles):
+            raise DeskError("forbidden", _("Only an owner of escalation level %(level)d can "
+                                           "acknowledge it."), level=escalation.level)
+        escalation.acknowledged_by = actor
+        escalation.acknowledged_at = now
+        escalation.save(update_fields=["acknowledged_by", "acknowledged_at"])
+        _append(case, EventType.ESCALATION_ACKNOWLEDGED, actor=actor, now=now,
+                data={"escalation": escalation.pk, "level": escalation.level})
+        _save(case, now)
+
+
+# ------------------------------------------------------------- attachments
+def attach_file(case: Case, upload, *, actor: User, now: datetime, internal: bool = False,
+                message: Message | None = None) -> Attachment:
+    """Store an uploaded file on the case (size-limited). Internal files are for
+    support staff only."""
+    with transaction.atomic():
+        _lock(case, now)
+        _require_visible(case, actor)
+        if not access.can_upload(actor, case):
+            raise DeskError("forbidden", _("You cannot add files to this case."))
+        if internal and not access.can_see_internal(actor):
+            raise DeskError("forbidden", _("Only support staff can add internal files."))
+        if not isinstance(upload, UploadedFile) or not upload.name:
+            raise DeskError("file", _("Choose a file to upload."))
+        limit = settings.SLPDESK_MAX_ATTACHMENT_BYTES
+        if upload.size > limit:
+            raise DeskError("too_large", _("The file is too large: at most %(limit)d MB."),
+                            limit=max(1, limit // (1024 * 1024)))
+        name = safe_file_name(upload.name)
+        attachment = Attachment(case=case, message=message, name=name, size=upload.size,
+                                uploaded_by=actor, uploaded_at=now, internal=internal)
+        attachment.file.save(name, upload, save=False)
+        attachment.save()
+        _append(case, EventType.ATTACHED, actor=actor, now=now,
+                data={"attachment": attachment.pk, "name": name, "internal": internal})
+        _save(case, now)
+    return attachment
+
+
+def safe_file_name(name: str) -> str:
+    """The base name of an upload, without path parts or control characters."""
+    base = name.replace("\\", "/").rsplit("/", 1)[-1]
+    base = "".join(c for c in base if unicodedata.category(c)[0] != "C").strip(" .")
+    return base[:150] or "file"

@@ -1,0 +1,192 @@
+"""Who may see and do what: the one place that decides it, per object type.
+
+Every page, download, API route and export that shows a customer's data
+gets its rows from the ``*_for(user)`` function of that object type here,
+and asks the ``can_*`` functions before it offers or performs an action.
+Services check the same functions again, so a forged request gets the same
+answer as the page would have given.
+
+Visibility in one sentence: the vendor's staff see everything; a customer
+or partner contact sees their own organisation's cases, and a partner also
+the cases of the end users it supports (E3), with internal notes, internal
+attachments and the event log left out. Anything else is answered as if it
+did not exist (404), so not even its existence or count leaks.
+"""
+
+from __future__ import annotations
+
+from django.db.models import Q, QuerySet
+from django.http import Http404
+
+from .models import (
+    Attachment,
+    Case,
+    CaseEvent,
+    Escalation,
+    Message,
+    Organisation,
+    Site,
+    User,
+)
+
+Role = User.Role
+
+#: Roles that work cases: triage, reply, assign, classify, resolve, exclude, reopen.
+WORKING_ROLES = frozenset({Role.AGENT, Role.SUPERVISOR, Role.MANAGER, Role.ADMIN})
+#: Roles that see the console (everything the vendor's staff may read).
+STAFF_ROLES = WORKING_ROLES | {Role.EXECUTIVE}
+#: Roles that see the whole team's queues and the escalation board.
+LEAD_ROLES = frozenset({Role.SUPERVISOR, Role.MANAGER, Role.EXECUTIVE, Role.ADMIN})
+
+
+def _active(user) -> bool:
+    return bool(user is not None and user.is_authenticated and user.is_active)
+
+
+def is_staff(user) -> bool:
+    """The vendor's people (the console); customers and partners use the portal."""
+    return _active(user) and user.role in STAFF_ROLES
+
+
+def is_contact(user) -> bool:
+    """A customer's or partner's person, attached to an organisation (the portal)."""
+    return _active(user) and user.role == Role.CUSTOMER and user.organisation_id is not None
+
+
+def _customer_orgs(user) -> Q:
+    """The organisations whose cases a contact sees: their own, and as a partner the
+    end users it supports."""
+    return Q(organisation_id=user.organisation_id) | Q(
+        organisation__supported_by_id=user.organisation_id)
+
+
+# -------------------------------------------------------------------- cases
+def cases_for(user) -> QuerySet[Case]:
+    """The cases ``user`` may see."""
+    if is_staff(user):
+        return Case.objects.all()
+    if is_contact(user):
+        return Case.objects.filter(_customer_orgs(user))
+    return Case.objects.none()
+
+
+def case_or_404(user, number: str) -> Case:
+    """The case numbered ``number`` if ``user`` may see it; otherwise 404, as for a
+    case that does not exist."""
+    try:
+        return cases_for(user).select_related(
+            "organisation", "site", "contact", "release", "assignee", "policy_version",
+        ).get(number=number)
+    except Case.DoesNotExist:
+        raise Http404("no such case") from None
+
+
+def can_work(user) -> bool:
+    """Triage, reply, assign, classify, resolve, exclude, reopen (the console's actions)."""
+    return _active(user) and user.role in WORKING_ROLES
+
+
+def can_add_note(user) -> bool:
+    return is_staff(user)
+
+
+def can_see_internal(user) -> bool:
+    """Internal notes, internal attachments, the event log and the SLA timeline."""
+    return is_staff(user)
+
+
+def can_reply_as_customer(user, case: Case) -> bool:
+    return is_contact(user) and cases_for(user).filter(pk=case.pk).exists() \
+        and case.status != Case.Status.CLOSED
+
+
+def can_upload(user, case: Case) -> bool:
+    if case.status == Case.Status.CLOSED:
+        return False
+    return can_work(user) or can_reply_as_customer(user, case)
+
+
+def can_reopen(user, case: Case) -> bool:
+    if case.status != Case.Status.RESOLVED:
+        return False
+    return can_work(user) or (is_contact(user) and cases_for(user).filter(pk=case.pk).exists())
+
+
+def can_escalate(user, case: Case, top_level: int) -> bool:
+    """X1: the customer (or support on their behalf) may escalate an open case, with a
+    reason, until it is at the top level."""
+    if not case.is_open() or case.escalation_level >= top_level:
+        return False
+    if can_work(user):
+        return True
+    return is_contact(user) and cases_for(user).filter(pk=case.pk).exists()
+
+
+def can_open_case(user) -> bool:
+    """Contacts open cases for their sites; working staff log cases (phone) for anyone."""
+    return is_contact(user) or can_work(user)
+
+
+# ---------------------------------------------------------------- messages
+def messages_for(user, case: Case) -> QuerySet[Message]:
+    """The messages of ``case`` that ``user`` may read (the case must be visible)."""
+    qs = Message.objects.filter(case__in=cases_for(user).filter(pk=case.pk))
+    if not can_see_internal(user):
+        qs = qs.exclude(kind=Message.Kind.INTERNAL)
+    return qs
+
+
+# ------------------------------------------------------------- attachments
+def attachments_for(user) -> QuerySet[Attachment]:
+    """The attachments ``user`` may download."""
+    qs = Attachment.objects.filter(case__in=cases_for(user))
+    if not can_see_internal(user):
+        qs = qs.filter(internal=False).exclude(message__kind=Message.Kind.INTERNAL)
+    return qs
+
+
+# ------------------------------------------------------------------ events
+def events_for(user, case: Case) -> QuerySet[CaseEvent]:
+    """The event log of ``case``: support staff only."""
+    if not can_see_internal(user):
+        return CaseEvent.objects.none()
+    return CaseEvent.objects.filter(case=case)
+
+
+# -------------------------------------------------------------- escalations
+def escalations_for(user) -> QuerySet[Escalation]:
+    return Escalation.objects.filter(case__in=cases_for(user))
+
+
+def can_acknowledge(user, escalation: Escalation, level_roles: tuple[str, ...]) -> bool:
+    """An escalation is acknowledged by an owner of its level (X2): a user with one of
+    ``level_roles``, or an administrator."""
+    if escalation.acknowledged_at is not None or not is_staff(user):
+        return False
+    return user.role in level_roles or user.role == Role.ADMIN
+
+
+# ------------------------------------------------------- organisations, sites
+def organisations_for(user) -> QuerySet[Organisation]:
+    if is_staff(user):
+        return Organisation.objects.all()
+    if is_contact(user):
+        return Organisation.objects.filter(
+            Q(pk=user.organisation_id) | Q(supported_by_id=user.organisation_id))
+    return Organisation.objects.none()
+
+
+def sites_for(user) -> QuerySet[Site]:
+    """The sites ``user`` may open a case for."""
+    if can_work(user):
+        return Site.objects.all()
+    if is_contact(user):
+        return Site.objects.filter(
+            Q(organisation_id=user.organisation_id)
+            | Q(organisation__supported_by_id=user.organisation_id))
+    return Site.objects.none()
+
+
+def staff_users() -> QuerySet[User]:
+    """The people a case can be assigned to."""
+    return User.objects.filter(is_active=True, role__in=WORKING_ROLES)

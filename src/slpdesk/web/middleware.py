@@ -1,0 +1,35 @@
+"""Per-request language and time zone from the user's profile (else the browser)."""
+
+from __future__ import annotations
+
+import zoneinfo
+
+from django.utils import timezone, translation
+
+
+class UserPreferencesMiddleware:
+    """After authentication: a logged-in user's own language wins over the browser's,
+    and every time is shown in the user's zone (UTC when they have not set one).
+
+    Must come after ``AuthenticationMiddleware`` and ``LocaleMiddleware``.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        user = getattr(request, "user", None)
+        zone = "UTC"
+        if user is not None and user.is_authenticated:
+            if user.language:
+                translation.activate(user.language)
+                request.LANGUAGE_CODE = translation.get_language()
+            zone = user.time_zone or zone
+        try:
+            timezone.activate(zoneinfo.ZoneInfo(zone))
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            timezone.activate(zoneinfo.ZoneInfo("UTC"))
+        try:
+            return self.get_response(request)
+        finally:
+            timezone.deactivate()
