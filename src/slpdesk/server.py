@@ -7,8 +7,11 @@ unless ``DJANGO_SETTINGS_MODULE`` names another module.
 
 from __future__ import annotations
 
+import fcntl
 import os
 import sys
+from contextlib import contextmanager
+from pathlib import Path
 
 SETTINGS_MODULE = "slpdesk.settings"
 
@@ -31,10 +34,44 @@ def manage(argv: list[str]) -> int:
 
 
 def migrate() -> None:
-    """Bring the database schema up to date (idempotent)."""
+    """Bring the database schema up to date (idempotent).
+
+    Safe when several processes start at once: on PostgreSQL they queue on an
+    advisory lock, on SQLite on a lock file in the data directory, and each
+    one after the first finds nothing left to do.
+    """
     from django.core.management import call_command
 
-    call_command("migrate", interactive=False, verbosity=1)
+    with exclusive():
+        call_command("migrate", interactive=False, verbosity=1)
+
+
+_LOCK_KEY = 0x51_9D_E5_C0  # an arbitrary, fixed advisory-lock number for slpdesk set-up
+
+
+@contextmanager
+def exclusive():
+    """One process at a time, across machines sharing the database: for set-up steps
+    (migrations, loading the demo) that several processes may start at once."""
+    from django.db import connection
+
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cur:
+            cur.execute("SELECT pg_advisory_lock(%s)", [_LOCK_KEY])
+        try:
+            yield
+        finally:
+            with connection.cursor() as cur:
+                cur.execute("SELECT pg_advisory_unlock(%s)", [_LOCK_KEY])
+        return
+    from django.conf import settings
+
+    with open(Path(settings.DATA_DIR) / "migrate.lock", "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def serve(host: str, port: int, *, threads: int = 8) -> None:
@@ -65,7 +102,8 @@ def demo(*, now=None) -> bool:
     from slpdesk.desk import demo as demo_data
 
     now = now or timezone.now()
-    loaded = demo_data.load_demo(now)
+    with exclusive():
+        loaded = demo_data.load_demo(now)
     if loaded:
         print(f"slpdesk: demo data loaded ({demo_data.summary()})")
     else:

@@ -125,6 +125,17 @@ def test_serve_refuses_a_bad_port(capsys):
 
 
 # --------------------------------------------------------------------- demo
+def test_two_processes_starting_at_once_migrate_and_load_the_demo_once(command_env):
+    procs = [subprocess.Popen(slpdesk("demo", "--no-serve"), env=command_env, text=True,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              stdin=subprocess.DEVNULL) for _ in range(2)]
+    outputs = [p.communicate(timeout=TIMEOUT) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], outputs
+    said = [out for out, _ in outputs]
+    assert sum("demo data loaded" in out for out in said) == 1, said
+    assert sum("already loaded" in out for out in said) == 1, said
+
+
 def test_demo_loads_once_and_prints_the_log_ins(command_env):
     first = run(command_env, "demo", "--no-serve")
     assert first.returncode == 0, first.stderr

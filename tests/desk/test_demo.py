@@ -148,3 +148,16 @@ def test_it_has_users_for_every_role_who_can_log_in(db):
 def test_it_refuses_a_naive_now(db):
     with pytest.raises(ValueError):
         load_demo(datetime(2026, 7, 7, 15, 0))
+
+
+def test_it_has_escalations_acknowledged_and_waiting_and_a_partner_opened_case(db):
+    from slpdesk.desk.models import Escalation
+
+    load_demo(TUESDAY)
+    levels = set(Escalation.objects.values_list("level", flat=True))
+    assert {1, 2} <= levels
+    assert Escalation.objects.filter(acknowledged_at__isnull=False).exists()
+    assert Escalation.objects.filter(acknowledged_at__isnull=True).exists()
+    by_partner = Case.objects.filter(contact__organisation__end_customers__isnull=False,
+                                     organisation__supported_by__isnull=False)
+    assert by_partner.filter(entitlement=Case.Entitlement.ENTITLED).exists()

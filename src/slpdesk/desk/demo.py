@@ -69,7 +69,7 @@ ORGANISATIONS = [
         ("stockholm", "Stockholm", "SE", "Europe/Stockholm", "active"),
     ]),
     ("Småland Gjuteri AB", Kind.CUSTOMER, "Nordic CAM Partners AB", "smalandgjuteri.example", [
-        ("jonkoping", "Jönköping", "SE", "Europe/Stockholm", None),
+        ("jonkoping", "Jönköping", "SE", "Europe/Stockholm", "active"),
     ]),
     ("Rheinwerk Maschinenbau GmbH", Kind.OEM_PARTNER, None, "rheinwerk.example", [
         ("stuttgart", "Stuttgart", "DE", "Europe/Berlin", "active"),
@@ -270,6 +270,17 @@ class _Story:
         services.reopen(self.case, reason, actor=self.case.contact, now=self._at(h))
         return self
 
+    def escalate(self, h: float, reason: str, by: str | None = None) -> _Story:
+        """The contact (or ``by``) escalates the case from the portal (X1)."""
+        actor = self.demo.users[by] if by else self.case.contact
+        services.escalate(self.case, reason, channel="portal", actor=actor, now=self._at(h))
+        return self
+
+    def acknowledge(self, h: float, by: str) -> _Story:
+        escalation = self.case.escalations.order_by("-raised_at").first()
+        services.acknowledge_escalation(escalation, actor=self.demo.users[by], now=self._at(h))
+        return self
+
     def exclude(self, h: float, reason: str, note: str = "") -> _Story:
         services.exclude(self.case, reason, note, actor=self.agent, now=self._at(h))
         return self
@@ -365,13 +376,17 @@ def _cases(d: _Demo) -> None:
              ago=22)
      .triage(0.5).reply(1, "Thanks, we are checking your machine model.")
      .reply(8.5, "Status: the collision comes from the holder definition.")
+     .escalate(9, "Our production planning depends on the simulation; we need a date.")
+     .acknowledge(9.5, "sofia.berg")
      .reply(16, "Status: a corrected holder library is on its way."))
     (d.story("bengaluru", "ravi.iyer", "P1", "Reseller licence portal rejects every activation",
              ago=12, agent="priya.nair")
      .triage(0.2).assign(0.2).reply(0.5, "We are on it.")
      .reply(2.4, "Status: the activation service is being restarted.")
      .reply(4.3, "Status: partly working again; we keep monitoring.")
-     .reply(6.2, "Status: a second fault found in the licence database."))
+     .reply(6.2, "Status: a second fault found in the licence database.")
+     .escalate(6.5, "None of our customers can activate; this is critical for us.")
+     .escalate(7, "Still down after a full business day.", by="ravi.iyer"))
     (d.story("portland", "rosa.alvarez", "P2", "Mold base surface toolpath skips ribs",
              ago=30, agent="carlos.ruiz")
      .triage(0.5).reply(1, "We have your file and are testing it.")
@@ -503,6 +518,10 @@ def _cases(d: _Demo) -> None:
     d.story("jonkoping", "ingrid.holm", "P2", "Simuleringen kraschar vid start", days=7,
             agent="anna.lind")
     d.story("jonkoping", "ingrid.holm", "P4", "Fråga om licensflytt", ago=4, agent="anna.lind")
+    # The partner opens the end user's case itself: covered (E3).
+    (d.story("jonkoping", "lars.svensson", "P3", "Småland Gjuteri: efterbehandlaren saknar "
+             "M-koder", ago=3, agent="anna.lind")
+     .triage(0.5).assign(0.5).reply(1, "Tack, vi tittar på efterbehandlaren."))
     d.story("sheffield", "tom.hughes", "P3", "Crash in the 2-year-old release", days=10,
             release="unsupported")
     d.story("bengaluru", "ravi.iyer", "P3", "Old release: toolpath colours wrong", days=3,
