@@ -16,6 +16,7 @@ from django.contrib.auth.models import AbstractUser
 from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
 from django.db import models
+from django.template.defaultfilters import filesizeformat
 from django.utils.translation import gettext_lazy as _
 
 from slpdesk.sla import (
@@ -52,8 +53,8 @@ def validate_attachment_size(file) -> None:
     limit = settings.SLPDESK_MAX_ATTACHMENT_BYTES
     if file.size > limit:
         raise ValidationError(
-            _("The file is too large: at most %(limit)d MB."),
-            code="too_large", params={"limit": max(1, limit // (1024 * 1024))},
+            _("The file is too large: at most %(limit)s."),
+            code="too_large", params={"limit": filesizeformat(limit)},
         )
 
 

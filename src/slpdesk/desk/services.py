@@ -16,6 +16,7 @@ from datetime import datetime
 from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
+from django.template.defaultfilters import filesizeformat
 from django.utils.translation import gettext_lazy as _
 
 from slpdesk.sla import ClockState, Event, Policy, SlaState, replay
@@ -230,10 +231,11 @@ def _entitlement(organisation: Organisation, site: Site, contact: User, release:
 
 def receive_case(site: Site, *, contact: User, channel: str, proposed_priority: str,
                  title: str, description: str = "", system_details: str = "",
-                 release: Release | None = None, request_type: str = "",
+                 release: Release | None = None, request_type: str = "", files=(),
                  actor: User, now: datetime) -> Case:
-    """Record a new case (K1). A case support does not cover is still recorded,
-    closed with the reason (E2-E5) and without a clock."""
+    """Record a new case (K1) with the ``files`` sent with it, all or nothing. A case
+    support does not cover is still recorded, with its files, closed with the
+    reason (E2-E5) and without a clock."""
     _check_now(now)
     organisation = site.organisation
     if contact.organisation_id not in (organisation.pk, organisation.supported_by_id):
@@ -245,6 +247,8 @@ def receive_case(site: Site, *, contact: User, channel: str, proposed_priority: 
     if channel not in Case.Channel.values:
         raise DeskError("channel", _("Unknown channel %(channel)s."), channel=channel)
     title = _require_text(title, _("a title"))
+    for upload in files:
+        check_upload(upload)
     with transaction.atomic():
         version = PolicyVersion.objects.in_force(now)
         policy = version.load()
@@ -265,6 +269,8 @@ def receive_case(site: Site, *, contact: User, channel: str, proposed_priority: 
         case.save(update_fields=["number"])
         _append(case, EventType.RECEIVED, actor=actor, now=now, priority=proposed_priority,
                 data={"channel": channel})
+        for upload in files:
+            _store_file(case, upload, actor=actor, now=now)
         if entitlement != Entitlement.ENTITLED:
             _append(case, EventType.EXCLUDED, actor=actor, now=now,
                     data={"entitlement": entitlement})
@@ -580,20 +586,33 @@ def attach_file(case: Case, upload, *, actor: User, now: datetime, internal: boo
             raise DeskError("forbidden", _("You cannot add files to this case."))
         if internal and not access.can_see_internal(actor):
             raise DeskError("forbidden", _("Only support staff can add internal files."))
-        if not isinstance(upload, UploadedFile) or not upload.name:
-            raise DeskError("file", _("Choose a file to upload."))
-        limit = settings.SLPDESK_MAX_ATTACHMENT_BYTES
-        if upload.size > limit:
-            raise DeskError("too_large", _("The file is too large: at most %(limit)d MB."),
-                            limit=max(1, limit // (1024 * 1024)))
-        name = safe_file_name(upload.name)
-        attachment = Attachment(case=case, message=message, name=name, size=upload.size,
-                                uploaded_by=actor, uploaded_at=now, internal=internal)
-        attachment.file.save(name, upload, save=False)
-        attachment.save()
-        _append(case, EventType.ATTACHED, actor=actor, now=now,
-                data={"attachment": attachment.pk, "name": name, "internal": internal})
+        attachment = _store_file(case, upload, actor=actor, now=now, internal=internal,
+                                 message=message)
         _save(case, now)
+    return attachment
+
+
+def check_upload(upload) -> None:
+    """Refuse what is not a file, or a file over the size limit (before anything is
+    written)."""
+    if not isinstance(upload, UploadedFile) or not upload.name:
+        raise DeskError("file", _("Choose a file to upload."))
+    limit = settings.SLPDESK_MAX_ATTACHMENT_BYTES
+    if upload.size > limit:
+        raise DeskError("too_large", _("%(name)s is too large: at most %(limit)s."),
+                        name=safe_file_name(upload.name), limit=filesizeformat(limit))
+
+
+def _store_file(case: Case, upload, *, actor: User, now: datetime, internal: bool = False,
+                message: Message | None = None) -> Attachment:
+    check_upload(upload)
+    name = safe_file_name(upload.name)
+    attachment = Attachment(case=case, message=message, name=name, size=upload.size,
+                            uploaded_by=actor, uploaded_at=now, internal=internal)
+    attachment.file.save(name, upload, save=False)
+    attachment.save()
+    _append(case, EventType.ATTACHED, actor=actor, now=now,
+            data={"attachment": attachment.pk, "name": name, "internal": internal})
     return attachment
 
 

@@ -7,4 +7,10 @@ urlpatterns = [
     path("", views.home, name="home"),
     path("cases/", views.cases, name="cases"),
     path("cases/new/", views.new_case, name="new_case"),
+    path("cases/<str:number>/", views.case_detail, name="case"),
+    # POST only: the forms on the case page.
+    path("cases/<str:number>/reply/", views.reply, name="reply"),
+    path("cases/<str:number>/files/", views.upload, name="upload"),
+    path("cases/<str:number>/escalate/", views.escalate, name="escalate"),
+    path("cases/<str:number>/reopen/", views.reopen, name="reopen"),
 ]

@@ -1,8 +1,404 @@
-from django.http import HttpResponse
+"""The customer and partner portal: whether support is open, the organisation's
+cases, opening a case, and following one (reply, files, escalation, reopening).
+
+Every object comes from :mod:`slpdesk.desk.access`; every change goes through
+:mod:`slpdesk.desk.services`, with ``now`` read once per request.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable
+from datetime import datetime
+from functools import wraps
+
+from django.contrib import messages
+from django.contrib.auth.views import redirect_to_login
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
+from django.db import transaction
+from django.shortcuts import redirect, render
+from django.utils import timezone, translation
+from django.utils.dates import WEEKDAYS_ABBR
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
+from django.views.decorators.http import require_POST
+
+from slpdesk.desk import access, badges, services
+from slpdesk.desk.models import CalendarClosure, Case, Escalation, PolicyVersion, Release
+from slpdesk.desk.services import DeskError
+from slpdesk.sla import SITE_ZONE, CalendarSpec, Policy
+
+from .forms import EscalateForm, NewCaseForm, ReopenForm, ReplyForm, UploadForm
+
+PAGE_SIZE = 25
+SHOW = ("open", "waiting", "all")
 
 
+def contact_required(view: Callable) -> Callable:
+    """Customers' and partners' people only: anonymous users go to the log-in page,
+    the vendor's staff to the console, anyone else gets 403."""
+
+    @wraps(view)
+    def wrapper(request, *args, **kwargs):
+        user = request.user
+        if not user.is_authenticated:
+            return redirect_to_login(request.get_full_path())
+        if access.is_staff(user):
+            return redirect("console:queue")
+        if not access.is_contact(user):
+            raise PermissionDenied
+        return view(request, *args, **kwargs)
+
+    return wrapper
+
+
+# ------------------------------------------------------------------ helpers
+def _clock(at) -> str:
+    """A closing time; midnight at the end of the day is 24:00."""
+    return "24:00" if at.hour == at.minute == 0 else f"{at:%H:%M}"
+
+
+def hours_text(spec: CalendarSpec) -> str:
+    """A calendar's weekly hours, as ``Mon–Fri 08:00–17:00``."""
+    parts = []
+    day = 0
+    while day < 7:
+        spans = spec.hours[day]
+        last = day
+        while last + 1 < 7 and spec.hours[last + 1] == spans:
+            last += 1
+        if spans:
+            days = str(WEEKDAYS_ABBR[day]) if day == last else (
+                f"{WEEKDAYS_ABBR[day]}–{WEEKDAYS_ABBR[last]}")
+            times = ", ".join(f"{opens:%H:%M}–{_clock(closes)}" for opens, closes in spans)
+            parts.append(f"{days} {times}")
+        day = last + 1
+    return "; ".join(parts)
+
+
+def holidays_text(spec: CalendarSpec) -> str:
+    if not spec.holiday_country:
+        return ""
+    where = spec.holiday_country + (f"-{spec.holiday_subdiv}" if spec.holiday_subdiv else "")
+    return _("closed on public holidays (%(where)s)") % {"where": where}
+
+
+def duration_text(seconds: int) -> str:
+    """A target's business time: in whole hours, or in minutes when not whole hours."""
+    hours, rest = divmod(seconds, 3600)
+    if rest:
+        minutes = seconds // 60
+        return ngettext("%(count)d business minute", "%(count)d business minutes",
+                        minutes) % {"count": minutes}
+    return ngettext("%(count)d business hour", "%(count)d business hours", hours) % {
+        "count": hours}
+
+
+def target_rows(policy: Policy, calendars: list[str]) -> list[dict]:
+    """Each priority with its response and resolution targets on each of ``calendars``."""
+    rows = []
+    for code, priority in policy.priorities.items():
+        targets = []
+        for name in calendars:
+            spec = policy.calendar(name)
+            resolution = duration_text(priority.resolution.seconds(spec))
+            if priority.resolution.unit == "d":
+                days = priority.resolution.value
+                resolution = ngettext("%(days)d business day (%(hours)s)",
+                                      "%(days)d business days (%(hours)s)", days) % {
+                    "days": days, "hours": resolution}
+            targets.append({
+                "calendar": policy.calendar_names.get(name),
+                "response": duration_text(priority.response.seconds(spec)),
+                "resolution": resolution,
+            })
+        rows.append({"code": code, "priority": priority, "targets": targets})
+    return rows
+
+
+def own_sites(user) -> list:
+    """The sites of the user's own organisation (for a partner without sites of its own:
+    the sites of the end users it supports)."""
+    sites = access.sites_for(user).select_related("organisation")
+    own = [s for s in sites if s.organisation_id == user.organisation_id]
+    return own or list(sites)
+
+
+def support_regions(sites: list, policy: Policy, now: datetime, closed: dict) -> list[dict]:
+    """Whether support is open now for each distinct calendar of ``sites`` (C6): until
+    when, or when it opens again. Sites on the same calendar in the same zone share one."""
+    groups: dict[tuple[str, str], list] = {}
+    for site in sites:
+        name = site.calendar_name(policy)
+        groups.setdefault((name, policy.calendar(name).zone_for(site.time_zone)), []).append(site)
+    regions = []
+    for (name, _zone), group in groups.items():
+        spec = policy.calendar(name)
+        calendar = CalendarClosure.compiled(policy, name, group[0].time_zone,
+                                            closed.get(name, []))
+        is_open = calendar.is_open(now)
+        regions.append({
+            "name": name,
+            "calendar": policy.calendar_names.get(name),
+            "sites": group,
+            "site_zone": group[0].time_zone,
+            "hours": hours_text(spec),
+            "holidays": holidays_text(spec),
+            "is_open": is_open,
+            "until": calendar.next_close(now) if is_open else None,
+            "opens": None if is_open else calendar.next_open(now),
+        })
+    return regions
+
+
+# --------------------------------------------------------------------- home
+@contact_required
 def home(request):
-    return HttpResponse("portal")
+    user = request.user
+    now = timezone.now()
+    policy = PolicyVersion.objects.in_force(now).load()
+    closed = badges.closures_by_calendar()
+    sites = own_sites(user)
+
+    regions = support_regions(sites, policy, now, closed)
+
+    # Phone hours are in the caller's local time (the licensed user's): the zone of a
+    # site in the line's region; with none there, the hours are shown without a zone.
+    phone_lines = []
+    for line in policy.phone_lines:
+        spec = policy.calendar(line.calendar)
+        site = next((s for s in sites if s.country == line.region), None)
+        zone = None
+        if spec.zone != SITE_ZONE or site is not None:
+            zone = spec.zone_for(site.time_zone if site else None)
+        is_open = None
+        if zone is not None:
+            calendar = CalendarClosure.compiled(policy, line.calendar, zone,
+                                                closed.get(line.calendar, []))
+            is_open = calendar.is_open(now)
+        phone_lines.append({"line": line, "hours": hours_text(spec), "zone": zone,
+                            "holidays": holidays_text(spec), "is_open": is_open})
+
+    cases = access.cases_for(user)
+    calendars = list(dict.fromkeys(r["name"] for r in regions)) or [policy.default_calendar]
+    return render(request, "portal/home.html", {
+        "policy": policy,
+        "regions": regions,
+        "viewer_zone": timezone.get_current_timezone_name(),
+        "phone_lines": phone_lines,
+        "open_count": cases.open().count(),
+        "waiting_count": cases.filter(status=Case.Status.WAITING).count(),
+        "priorities": target_rows(policy, calendars),
+    })
 
 
-cases = new_case = home
+# --------------------------------------------------------------- case list
+def _due_label(clock: str) -> str:
+    return {
+        "response": _("Response due by"),
+        "resolution": _("Resolution due by"),
+        "next_update": _("Next update due by"),
+    }.get(clock, "")
+
+
+@contact_required
+def cases(request):
+    user = request.user
+    now = timezone.now()
+    show = request.GET.get("show", "open")
+    if show not in SHOW:
+        show = "open"
+    qs = access.cases_for(user).select_related("site", "organisation", "policy_version")
+    if show == "open":
+        qs = qs.open()
+    elif show == "waiting":
+        qs = qs.filter(status=Case.Status.WAITING)
+    page = Paginator(qs.order_by("-updated_at", "-id"), PAGE_SIZE).get_page(
+        request.GET.get("page"))
+    closed = badges.closures_by_calendar()
+    rows = []
+    for case in page:
+        badge = badges.case_badge(case, now, closed)
+        rows.append({"case": case, "badge": badge, "due_label": _due_label(badge.clock)})
+    return render(request, "portal/cases.html", {
+        "page": page, "rows": rows, "show": show,
+        "tabs": [("open", _("Open")), ("waiting", _("Waiting on you")), ("all", _("All"))],
+    })
+
+
+# ------------------------------------------------------------------ new case
+@contact_required
+def new_case(request):
+    user = request.user
+    now = timezone.now()
+    policy = PolicyVersion.objects.in_force(now).load()
+    bound = request.method == "POST"
+    form = NewCaseForm(request.POST if bound else None, request.FILES if bound else None,
+                       user=user, policy=policy, today=timezone.localdate(now))
+    if bound and form.is_valid():
+        data = form.cleaned_data
+        try:
+            case = services.receive_case(
+                data["site"], contact=user, channel=Case.Channel.PORTAL,
+                proposed_priority=data["proposed_priority"], title=data["title"],
+                description=data["description"], system_details=data["system_details"],
+                release=data["release"], request_type=data["request_type"],
+                files=data["attachments"], actor=user, now=now)
+        except DeskError as err:
+            form.add_error(None, str(err))
+        else:
+            messages.success(request, _("Case %(number)s is received.") % {
+                "number": case.number})
+            return redirect("portal:case", number=case.number)
+    calendars = list(dict.fromkeys(s.calendar_name(policy) for s in form.sites)) or [
+        policy.default_calendar]
+    return render(request, "portal/new_case.html", {
+        "form": form,
+        "regions": support_regions(own_sites(user), policy, now,
+                                   badges.closures_by_calendar()),
+        "viewer_zone": timezone.get_current_timezone_name(),
+        "policy": policy,
+        "priorities": target_rows(policy, calendars),
+        "supported_releases": [r.name for r in form.supported_releases],
+        "out_of_scope": [c.name.get(translation.get_language() or "en")
+                         for c in policy.out_of_scope],
+        "selected_priority": form["proposed_priority"].value(),
+    })
+
+
+# --------------------------------------------------------------------- case
+def _case_page(request, case: Case, now: datetime, **forms):
+    user = request.user
+    policy = case.policy()
+    top = max(level.level for level in policy.escalation_levels)
+    level_names = {level.level: level.name for level in policy.escalation_levels}
+
+    conversation = list(access.messages_for(user, case).select_related("author"))
+    files = access.attachments_for(user).filter(case=case).select_related("uploaded_by")
+    by_message = defaultdict(list)
+    loose = []
+    shown = {m.pk for m in conversation}
+    for attachment in files:
+        if attachment.message_id in shown:
+            by_message[attachment.message_id].append(attachment)
+        else:
+            loose.append(attachment)
+    for message in conversation:
+        message.files = by_message.get(message.pk, [])
+
+    escalations = [
+        {"escalation": e, "name": level_names.get(e.level)}
+        for e in access.escalations_for(user).filter(case=case)
+    ]
+    can_escalate = access.can_escalate(user, case, top)
+    next_level = services.next_escalation_level(case, policy, Escalation.Channel.PORTAL)
+    exclusion = next((c.name for c in policy.exclusions if c.code == case.exclusion_reason),
+                     None)
+    request_type = next((c.name for c in policy.out_of_scope if c.code == case.request_type),
+                        None)
+    clock_badges = badges.clock_badges(case, now)
+    context = {
+        "case": case,
+        "policy": policy,
+        "proposed": policy.priorities.get(case.proposed_priority),
+        "assigned": policy.priorities.get(case.priority),
+        "calendar_name": policy.calendar_names.get(case.calendar),
+        "badges": clock_badges,
+        "has_targets": any(b.state != "not_applicable" for b in clock_badges),
+        "resolution_passed": clock_badges[1].state == "breached",
+        "viewer_zone": timezone.get_current_timezone_name(),
+        "conversation": conversation,
+        "files": loose,
+        "escalations": escalations,
+        "next_level": next_level,
+        "next_level_name": level_names.get(next_level),
+        "exclusion": exclusion,
+        "request_type": request_type,
+        "partner": case.organisation.supported_by if case.organisation.supported_by_id
+        else None,
+        "supported_releases": list(Release.objects.supported(
+            case.site.local_date(now), policy.supported_releases)),
+        "can_reply": access.can_reply_as_customer(user, case),
+        "can_upload": access.can_upload(user, case),
+        "can_escalate": can_escalate,
+        "can_reopen": access.can_reopen(user, case),
+        "reply_form": forms.get("reply_form") or ReplyForm(),
+        "upload_form": forms.get("upload_form") or UploadForm(),
+        "escalate_form": forms.get("escalate_form") or EscalateForm(),
+        "reopen_form": forms.get("reopen_form") or ReopenForm(),
+    }
+    return render(request, "portal/case.html", context)
+
+
+@contact_required
+def case_detail(request, number: str):
+    found = access.case_or_404(request.user, number)
+    return _case_page(request, found, timezone.now())
+
+
+def _action(request, number: str, form_class, form_key: str, perform, done: str):
+    """Run one case action from its form and redirect to the case page: with what
+    ``perform`` returned (else ``done``) on success, with the desk's refusal as an
+    error message. An invalid form shows the case page again with its errors."""
+    user = request.user
+    found = access.case_or_404(user, number)
+    now = timezone.now()
+    form = form_class(request.POST, request.FILES)
+    if not form.is_valid():
+        return _case_page(request, found, now, **{form_key: form})
+    try:
+        said = perform(found, form.cleaned_data, user, now)
+    except DeskError as err:
+        messages.error(request, str(err))
+    else:
+        messages.success(request, said or done)
+    return redirect("portal:case", number=number)
+
+
+@contact_required
+@require_POST
+def reply(request, number: str):
+    def perform(case, data, user, now):
+        services.record_customer_reply(case, data["body"], actor=user, now=now)
+
+    return _action(request, number, ReplyForm, "reply_form", perform,
+                   _("Your message is sent."))
+
+
+@contact_required
+@require_POST
+def upload(request, number: str):
+    def perform(case, data, user, now):
+        with transaction.atomic():  # all the files or none
+            for file in data["files"]:
+                services.attach_file(case, file, actor=user, now=now)
+
+    return _action(request, number, UploadForm, "upload_form", perform,
+                   _("Your files are added to the case."))
+
+
+@contact_required
+@require_POST
+def escalate(request, number: str):
+    def perform(case, data, user, now):
+        escalation = services.escalate(case, data["reason"], channel=Escalation.Channel.PORTAL,
+                                       actor=user, now=now)
+        name = next((level.name for level in case.policy().escalation_levels
+                     if level.level == escalation.level), None)
+        return _("The case is escalated to level %(level)d: %(name)s.") % {
+            "level": escalation.level, "name": name.get(translation.get_language() or "en")
+            if name else ""}
+
+    return _action(request, number, EscalateForm, "escalate_form", perform,
+                   _("The case is escalated."))
+
+
+@contact_required
+@require_POST
+def reopen(request, number: str):
+    def perform(case, data, user, now):
+        services.reopen(case, data["reason"], actor=user, now=now)
+
+    return _action(request, number, ReopenForm, "reopen_form", perform,
+                   _("The case is reopened."))
