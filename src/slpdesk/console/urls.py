@@ -1,3 +1,5 @@
+"""The console's routes; the names are a contract (base.html and other apps use them)."""
+
 from django.urls import path
 
 from . import views
@@ -6,6 +8,22 @@ app_name = "console"
 urlpatterns = [
     path("", views.queue, name="queue"),
     path("escalations/", views.escalations, name="escalations"),
+    path("escalations/<int:pk>/acknowledge/", views.acknowledge, name="acknowledge"),
     path("calendars/", views.calendars, name="calendars"),
     path("cases/new/", views.new_case, name="new_case"),
+    path("cases/<str:number>/", views.case_detail, name="case"),
+    path("cases/<str:number>/triage/", views.triage, name="triage"),
+    path("cases/<str:number>/information-complete/", views.info_complete,
+         name="info_complete"),
+    path("cases/<str:number>/request-information/", views.request_info, name="request_info"),
+    path("cases/<str:number>/reply/", views.reply, name="reply"),
+    path("cases/<str:number>/note/", views.note, name="note"),
+    path("cases/<str:number>/call/", views.call, name="call"),
+    path("cases/<str:number>/assign/", views.assign, name="assign"),
+    path("cases/<str:number>/classify/", views.classify, name="classify"),
+    path("cases/<str:number>/resolve/", views.resolve, name="resolve"),
+    path("cases/<str:number>/exclude/", views.exclude, name="exclude"),
+    path("cases/<str:number>/reopen/", views.reopen, name="reopen"),
+    path("cases/<str:number>/escalate/", views.escalate, name="escalate"),
+    path("cases/<str:number>/upload/", views.upload, name="upload"),
 ]

@@ -1,8 +1,721 @@
-from django.http import HttpResponse
+"""The agent console: the queue, a case with its actions and SLA timeline, the
+escalation board, the support calendars, and logging a case for a customer.
+
+Every view is for the vendor's staff (:func:`access.is_staff`); anyone else
+gets a 404, as for a page that does not exist. Actions that change a case
+need :func:`access.can_work` (executives read, write internal notes and
+acknowledge escalations of their level). ``now`` is read once per request;
+every change goes through :mod:`slpdesk.desk.services`, and a refusal
+(:class:`services.DeskError`) is shown with nothing changed.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from functools import wraps
+
+import holidays as holidays_lib
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
+from django.db.models import F, Q
+from django.http import Http404
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone, translation
+from django.utils.dates import WEEKDAYS
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from slpdesk.desk import access, badges, services
+from slpdesk.desk.models import (
+    CalendarClosure,
+    Case,
+    Escalation,
+    PolicyVersion,
+    User,
+)
+from slpdesk.sla import SITE_ZONE, CalendarError, compile_calendar, get_zone
+from slpdesk.sla.policy import Text
+
+from . import forms
+from .timeline import KINDS, build_timeline
+
+PAGE_SIZE = 50
+QUEUE_VIEWS = ("mine", "unassigned", "all", "escalated")
+OPEN_STATUSES = (Case.Status.NEW, Case.Status.OPEN, Case.Status.WAITING)
+#: The queue's status filter: "open" is every status support still works on; the
+#: status "open" alone (triaged) is "triaged", so the two cannot be confused.
+STATUS_FILTERS = {
+    "open": OPEN_STATUSES,
+    "new": (Case.Status.NEW,),
+    "triaged": (Case.Status.OPEN,),
+    "waiting": (Case.Status.WAITING,),
+    "resolved": (Case.Status.RESOLVED,),
+    "closed": (Case.Status.CLOSED,),
+    "any": None,
+}
 
 
+def staff_required(view):
+    """Logged in and one of the vendor's staff; anyone else gets a 404."""
+
+    @wraps(view)
+    @login_required
+    def wrapped(request, *args, **kwargs):
+        if not access.is_staff(request.user):
+            raise Http404("not found")
+        return view(request, *args, **kwargs)
+
+    return wrapped
+
+
+def _lang() -> str:
+    return translation.get_language() or "en"
+
+
+def _plain(value: str) -> Text:
+    """A code shown as it is, in every language (a name the policy does not give)."""
+    return Text(en=value, sv=value)
+
+
+def _id(value) -> int | None:
+    """A primary key from a request parameter, or None when it is not one."""
+    value = (value or "").strip()
+    return int(value) if value.isascii() and value.isdigit() and len(value) <= 18 else None
+
+
+def _errors(form) -> str:
+    """A form's errors as one line for messages.error."""
+    parts = []
+    for name, errors in form.errors.items():
+        label = form.fields[name].label if name in form.fields else ""
+        text = " ".join(str(e) for e in errors)
+        parts.append(f"{label}: {text}" if label else text)
+    return " ".join(parts)
+
+
+# ---------------------------------------------------------------------- queue
+def _default_view(user) -> str:
+    return "all" if user.role in access.LEAD_ROLES else "mine"
+
+
+@staff_required
 def queue(request):
-    return HttpResponse("console")
+    """Cases due soonest first, 50 a page, in a fixed number of queries."""
+    now = timezone.now()
+    user = request.user
+    params = request.GET
+    view = params.get("view") or _default_view(user)
+    if view not in QUEUE_VIEWS:
+        view = _default_view(user)
+    policy = PolicyVersion.objects.in_force(now).load()
+
+    cases = Case.objects.select_related("organisation", "assignee", "policy_version").defer(
+        "description", "system_details", "resolution_summary")
+    if view == "mine":
+        cases = cases.filter(assignee=user)
+    elif view == "unassigned":
+        cases = cases.filter(assignee__isnull=True)
+    elif view == "escalated":
+        cases = cases.filter(escalation_level__gt=0)
+
+    status = params.get("status") or "open"
+    if status not in STATUS_FILTERS:
+        status = "open"
+    if STATUS_FILTERS[status] is not None:
+        cases = cases.filter(status__in=STATUS_FILTERS[status])
+
+    priority = params.get("priority") or ""
+    if priority in policy.priorities:
+        cases = cases.filter(Q(priority=priority) | Q(priority="", proposed_priority=priority))
+    else:
+        priority = ""
+
+    organisation = params.get("organisation") or ""
+    if _id(organisation) is not None:
+        cases = cases.filter(organisation_id=_id(organisation))
+    else:
+        organisation = ""
+
+    region = params.get("region") or ""
+    if region:
+        cases = cases.filter(calendar=region)
+
+    cases = cases.order_by(F("earliest_due").asc(nulls_last=True), "received_at", "pk")
+    page = Paginator(cases, PAGE_SIZE).get_page(params.get("page"))
+
+    closed = badges.closures_by_calendar()  # once per page
+    cases = list(page.object_list)
+    rows = []
+    for case in cases:
+        names = case.policy().calendar_names
+        rows.append({
+            "case": case,
+            "badge": badges.case_badge(case, now, closed),
+            "calendar": names.get(case.calendar) or _plain(case.calendar),
+        })
+
+    statuses = [
+        ("open", _("Not yet resolved (new, open, waiting)")),
+        ("new", Case.Status.NEW.label),
+        ("triaged", _("Open (triaged)")),
+        ("waiting", Case.Status.WAITING.label),
+        ("resolved", Case.Status.RESOLVED.label),
+        ("closed", Case.Status.CLOSED.label),
+        ("any", _("Any status")),
+    ]
+    return render(request, "console/queue.html", {
+        "page": page,
+        "rows": rows,
+        "view": view,
+        "views": [("mine", _("Mine")), ("unassigned", _("Unassigned")), ("all", _("All")),
+                  ("escalated", _("Escalated"))],
+        "status": status,
+        "statuses": statuses,
+        "priority": priority,
+        "priorities": forms.priority_choices(policy),
+        "organisation": organisation,
+        "organisations": access.organisations_for(user).only("id", "name").order_by("name"),
+        "region": region,
+        "regions": [(name, policy.calendar_names[name]) for name in policy.calendars],
+        "now": now,
+    })
 
 
-escalations = calendars = new_case = queue
+# ----------------------------------------------------------------------- case
+ACTION_FORMS = {
+    "triage": forms.TriageForm,
+    "info_complete": forms.EmptyForm,
+    "message": forms.MessageForm,
+    "assign": forms.AssignForm,
+    "classify": forms.ClassifyForm,
+    "resolve": forms.ResolveForm,
+    "exclude": forms.ExcludeForm,
+    "reopen": forms.ReasonForm,
+    "escalate": forms.ReasonForm,
+    "upload": forms.UploadForm,
+}
+
+
+def _event_details(ev, case: Case, users: dict[int, User], lang: str) -> list[str]:
+    """What an event says, in words (user text stays plain: it is escaped)."""
+    d = ev.data or {}
+    policy = case.policy()
+    out = []
+    if ev.type == "received":
+        out.append(_("Channel: %(channel)s") % {
+            "channel": Case.Channel(d["channel"]).label if d.get("channel") in
+            Case.Channel.values else d.get("channel", "")})
+        if ev.priority:
+            out.append(_("Proposed priority: %(priority)s") % {"priority": ev.priority})
+    elif ev.type == "priority_assigned":
+        out.append(_("Priority: %(priority)s") % {"priority": ev.priority})
+        if d.get("previous"):
+            out.append(_("was %(priority)s") % {"priority": d["previous"]})
+    elif ev.type == "assigned":
+        who = users.get(d.get("assignee"))
+        out.append(_("To: %(name)s") % {"name": (who.get_full_name() or who.username)
+                                        if who else _("nobody")})
+    elif ev.type == "classified":
+        out.append(Case.Kind(ev.kind).label if ev.kind in Case.Kind.values else ev.kind)
+        if d.get("defect_reference"):
+            out.append(d["defect_reference"])
+    elif ev.type == "resolved":
+        if ev.resolution in Case.Resolution.values:
+            out.append(str(Case.Resolution(ev.resolution).label))
+        if d.get("summary"):
+            out.append(d["summary"])
+    elif ev.type == "reopened":
+        out.append(d.get("reason", ""))
+    elif ev.type == "excluded":
+        reason = d.get("reason")
+        names = {c.code: c.name.get(lang) for c in policy.exclusions}
+        if reason:
+            out.append(names.get(reason, reason))
+        elif d.get("entitlement") in Case.Entitlement.values:
+            out.append(str(Case.Entitlement(d["entitlement"]).label))
+        if d.get("note"):
+            out.append(d["note"])
+    elif ev.type in ("escalated", "escalation_ack"):
+        out.append(_("Level %(level)s") % {"level": d.get("level", "")})
+        if d.get("channel") in Escalation.Channel.values:
+            out.append(str(Escalation.Channel(d["channel"]).label))
+    elif ev.type == "attached":
+        out.append(d.get("name", ""))
+        if d.get("internal"):
+            out.append(_("internal"))
+    return [str(x) for x in out if x]
+
+
+def _case_context(request, case: Case, now, bound: dict | None = None) -> dict:
+    user = request.user
+    lang = _lang()
+    policy = case.policy()
+    bound = bound or {}
+    can_work = access.can_work(user)
+    is_open = case.is_open()
+
+    closed = CalendarClosure.dates(case.calendar)
+    calendar = case.business_calendar(closed)
+    # Another machine's clock may be a little behind the case's last change: the
+    # replay must not see events after its ``now``.
+    sla_now = max(now, case.updated_at)
+    state = services.sla_state(case, sla_now, closed)
+    clock_badges = badges.clock_badges(case, now, {case.calendar: closed})
+    clocks = [
+        {"name": name, "badge": b, "state": getattr(state, name)}
+        for name, b in zip(("response", "resolution", "next_update"), clock_badges,
+                           strict=True)
+    ]
+
+    events = list(access.events_for(user, case).select_related("actor").order_by("at", "id"))
+    timeline = None
+    if events and events[0].type == "received":
+        timeline = build_timeline(
+            events, state, calendar, sla_now, tz=timezone.get_current_timezone(),
+            update_target=lambda p: policy.target_seconds(p, "update_interval", case.calendar))
+    user_ids = {ev.data.get("assignee") for ev in events if ev.type == "assigned"} - {None}
+    users = {u.pk: u for u in User.objects.filter(pk__in=user_ids)} if user_ids else {}
+    event_rows = [{"event": ev, "details": _event_details(ev, case, users, lang)}
+                  for ev in events]
+
+    conversation = list(access.messages_for(user, case).select_related("author"))
+    attachments = list(access.attachments_for(user).filter(case=case)
+                       .select_related("uploaded_by", "message"))
+    by_message = defaultdict(list)
+    for a in attachments:
+        if a.message_id:
+            by_message[a.message_id].append(a)
+    for m in conversation:
+        m.files = by_message.get(m.pk, [])
+
+    top = max(level.level for level in policy.escalation_levels)
+    level_names = {lvl.level: lvl.name for lvl in policy.escalation_levels}
+    level_roles = {lvl.level: lvl.roles for lvl in policy.escalation_levels}
+    escalations = list(access.escalations_for(user).filter(case=case)
+                       .select_related("raised_by", "acknowledged_by"))
+    for esc in escalations:
+        esc.level_name = level_names.get(esc.level)
+        esc.can_ack = access.can_acknowledge(user, esc, level_roles.get(esc.level, ()))
+
+    # Entitlement (E1-E5, K8).
+    site = case.site
+    today = site.local_date(now)
+    agreements = list(site.agreements.all())
+    active = next((a for a in agreements if a.is_active(today)), None)
+    release_supported = case.release.is_supported(today, policy) if case.release else None
+    in_force = PolicyVersion.objects.in_force(now)
+    exclusion = next((c.name for c in policy.exclusions if c.code == case.exclusion_reason),
+                     _plain(case.exclusion_reason))
+
+    def form(name: str):
+        if name in bound:
+            return bound[name]
+        return ACTION_FORMS[name](case=case, auto_id=f"id_{name}_%s")
+
+    show = {
+        "triage": can_work and is_open,
+        "info_complete": can_work and is_open and (
+            not case.information_complete or case.status == Case.Status.WAITING),
+        "request_info": can_work and is_open and case.status != Case.Status.WAITING,
+        "reply": can_work and is_open,
+        "call": can_work and is_open,
+        "note": access.can_add_note(user),
+        "assign": can_work and case.status != Case.Status.CLOSED,
+        "classify": can_work and case.status != Case.Status.CLOSED,
+        "resolve": can_work and is_open,
+        "exclude": can_work and is_open,
+        "reopen": access.can_reopen(user, case),
+        "escalate": access.can_escalate(user, case, top),
+        "upload": access.can_upload(user, case),
+    }
+    return {
+        "case": case,
+        "policy": policy,
+        "now": now,
+        "clocks": clocks,
+        "case_badge": badges.case_badge(case, now, {case.calendar: closed}),
+        "timeline": timeline,
+        "legend": KINDS,
+        "events": event_rows,
+        "conversation": conversation,
+        "attachments": attachments,
+        "escalations": escalations,
+        "site": site,
+        "calendar_name": policy.calendar_names.get(case.calendar) or _plain(case.calendar),
+        "agreement": active or (agreements[0] if agreements else None),
+        "agreement_active": active is not None,
+        "release_supported": release_supported,
+        "in_force": in_force,
+        "exclusion": exclusion,
+        "show": show,
+        "can_work": can_work,
+        "forms": {
+            "triage": form("triage"),
+            "info_complete": form("info_complete"),
+            "message": form("message"),
+            "assign": form("assign"),
+            "classify": form("classify"),
+            "resolve": form("resolve"),
+            "exclude": form("exclude"),
+            "reopen": form("reopen"),
+            "escalate": form("escalate"),
+            "upload": form("upload"),
+        },
+    }
+
+
+@staff_required
+def case_detail(request, number: str):
+    now = timezone.now()
+    case = access.case_or_404(request.user, number)
+    return render(request, "console/case.html", _case_context(request, case, now))
+
+
+def _act(request, number: str, form_name: str, run, success: str, *, work: bool = True):
+    """Run one action on a case: parse the form, call the service, redirect on
+    success; on a refusal show the case again with the error and the form as
+    posted (nothing changed)."""
+    now = timezone.now()
+    user = request.user
+    case = access.case_or_404(user, number)
+    if work and not access.can_work(user):
+        raise PermissionDenied(_("Only support staff who work cases can do this."))
+    form = ACTION_FORMS[form_name](request.POST, request.FILES, case=case,
+                                   auto_id=f"id_{form_name}_%s")
+    if form.is_valid():
+        try:
+            run(case, form.cleaned_data, user, now)
+        except services.DeskError as err:
+            messages.error(request, str(err))
+        else:
+            messages.success(request, success)
+            return redirect("console:case", number=case.number)
+    else:
+        messages.error(request, _errors(form))
+    case = access.case_or_404(user, number)  # as stored: the refusal changed nothing
+    context = _case_context(request, case, now, bound={form_name: form})
+    return render(request, "console/case.html", context)
+
+
+@staff_required
+@require_POST
+def triage(request, number):
+    return _act(request, number, "triage", lambda c, d, u, now: services.assign_priority(
+        c, d["priority"], information_complete=d["information_complete"], actor=u, now=now),
+        _("The priority is set."))
+
+
+@staff_required
+@require_POST
+def info_complete(request, number):
+    return _act(request, number, "info_complete",
+                lambda c, d, u, now: services.mark_information_complete(c, actor=u, now=now),
+                _("The information is marked complete."))
+
+
+@staff_required
+@require_POST
+def request_info(request, number):
+    return _act(request, number, "message", lambda c, d, u, now: services.request_information(
+        c, d["body"], actor=u, now=now),
+        _("The request for information is sent; the case waits on the customer."))
+
+
+@staff_required
+@require_POST
+def reply(request, number):
+    return _act(request, number, "message",
+                lambda c, d, u, now: services.reply(c, d["body"], actor=u, now=now),
+                _("The reply is sent."))
+
+
+@staff_required
+@require_POST
+def note(request, number):
+    return _act(request, number, "message",
+                lambda c, d, u, now: services.add_note(c, d["body"], actor=u, now=now),
+                _("The internal note is added."), work=False)
+
+
+@staff_required
+@require_POST
+def call(request, number):
+    return _act(request, number, "message",
+                lambda c, d, u, now: services.log_call(c, d["body"], actor=u, now=now),
+                _("The call is logged."))
+
+
+@staff_required
+@require_POST
+def assign(request, number):
+    return _act(request, number, "assign",
+                lambda c, d, u, now: services.assign(c, d["assignee"], actor=u, now=now),
+                _("The assignment is changed."))
+
+
+@staff_required
+@require_POST
+def classify(request, number):
+    return _act(request, number, "classify", lambda c, d, u, now: services.classify(
+        c, d["kind"], d["defect_reference"], actor=u, now=now), _("The case is classified."))
+
+
+@staff_required
+@require_POST
+def resolve(request, number):
+    return _act(request, number, "resolve", lambda c, d, u, now: services.resolve(
+        c, d["resolution"], d["summary"], actor=u, now=now), _("The case is resolved."))
+
+
+@staff_required
+@require_POST
+def exclude(request, number):
+    return _act(request, number, "exclude", lambda c, d, u, now: services.exclude(
+        c, d["reason"], d["note"], actor=u, now=now),
+        _("The case is excluded from the service levels and closed."))
+
+
+@staff_required
+@require_POST
+def reopen(request, number):
+    return _act(request, number, "reopen",
+                lambda c, d, u, now: services.reopen(c, d["reason"], actor=u, now=now),
+                _("The case is reopened."))
+
+
+@staff_required
+@require_POST
+def escalate(request, number):
+    return _act(request, number, "escalate", lambda c, d, u, now: services.escalate(
+        c, d["reason"], channel=Escalation.Channel.SUPPORT, actor=u, now=now),
+        _("The case is escalated."))
+
+
+@staff_required
+@require_POST
+def upload(request, number):
+    return _act(request, number, "upload", lambda c, d, u, now: services.attach_file(
+        c, d["file"], actor=u, now=now, internal=d["internal"]), _("The file is added."))
+
+
+@staff_required
+@require_POST
+def acknowledge(request, pk: int):
+    """An owner of the escalation's level takes it on (X2); back to where it was
+    asked from (the board or the case)."""
+    now = timezone.now()
+    escalation = get_object_or_404(access.escalations_for(request.user).select_related(
+        "case", "case__policy_version"), pk=pk)
+    try:
+        services.acknowledge_escalation(escalation, actor=request.user, now=now)
+    except services.DeskError as err:
+        messages.error(request, str(err))
+    else:
+        messages.success(request, _("Escalation of %(number)s to level %(level)d is "
+                                    "acknowledged.") % {"number": escalation.case.number,
+                                                        "level": escalation.level})
+    target = request.POST.get("next", "")
+    if not url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()},
+                                           require_https=request.is_secure()):
+        target = reverse("console:case", args=[escalation.case.number])
+    return redirect(target)
+
+
+# ---------------------------------------------------------------- escalations
+@staff_required
+def escalations(request):
+    """Open cases' escalations by level; unacknowledged first, oldest first."""
+    now = timezone.now()
+    user = request.user
+    policy = PolicyVersion.objects.in_force(now).load()
+    rows = (access.escalations_for(user)
+            .filter(case__status__in=OPEN_STATUSES)
+            .select_related("case", "case__organisation", "case__policy_version",
+                            "case__assignee", "raised_by", "acknowledged_by")
+            .order_by("level", F("acknowledged_at").asc(nulls_first=True), "raised_at", "pk"))
+    closed = badges.closures_by_calendar()
+    rows = list(rows)
+    levels = {lvl.level: {"level": lvl.level, "name": lvl.name, "roles": [
+        str(User.Role(r).label) if r in User.Role.values else r for r in lvl.roles],
+        "rows": []} for lvl in policy.escalation_levels}
+    for esc in rows:
+        case_levels = {lvl.level: lvl.roles for lvl in esc.case.policy().escalation_levels}
+        group = levels.setdefault(esc.level, {"level": esc.level, "name": None, "roles": [],
+                                              "rows": []})
+        group["rows"].append({
+            "escalation": esc,
+            "badge": badges.case_badge(esc.case, now, closed),
+            "can_ack": access.can_acknowledge(user, esc, case_levels.get(esc.level, ())),
+        })
+    return render(request, "console/escalations.html", {
+        "levels": [levels[k] for k in sorted(levels)],
+        "now": now,
+    })
+
+
+# ------------------------------------------------------------------ calendars
+def _calendar_rows(policy, year: int, zone: str, now, closures) -> list[dict]:
+    rows = []
+    by_calendar = defaultdict(list)
+    for c in closures:
+        by_calendar[c.calendar].append(c)
+    for name, spec in policy.calendars.items():
+        hours = []
+        for wd, spans in enumerate(spec.hours):
+            hours.append((WEEKDAYS[wd], [(a.strftime("%H:%M"), "24:00" if b.hour == 0 and
+                                          b.minute == 0 else b.strftime("%H:%M"))
+                                         for a, b in spans]))
+        public = []
+        if spec.holiday_country:
+            # As the engine compiles them (BusinessCalendar._closed_days).
+            found = holidays_lib.country_holidays(
+                spec.holiday_country, subdiv=spec.holiday_subdiv, years=year,
+                categories=spec.holiday_categories or None)
+            public = sorted(found.items())
+        stored = [c for c in by_calendar.get(name, []) if c.date.year == year]
+        site_zone = spec.zone == SITE_ZONE
+        calc_zone = zone if site_zone else spec.zone
+        business = compile_calendar(
+            spec.with_closed_dates(c.date for c in by_calendar.get(name, [])), calc_zone)
+        is_open = business.is_open(now)
+        rows.append({
+            "name": name,
+            "title": policy.calendar_names[name],
+            "spec": spec,
+            "site_zone": site_zone,
+            "zone": calc_zone,
+            "hours": hours,
+            "business_day_hours": spec.business_day_seconds / 3600,
+            "holidays": [{"date": d, "name": n, "weekend": d.weekday() >= 5} for d, n in public],
+            "policy_closed": sorted(d for d in spec.closed_dates if d.year == year),
+            "closures": sorted(stored, key=lambda c: c.date),
+            "open_now": is_open,
+            "next_change": business.next_close(now) if is_open else business.next_open(now),
+            "phone_lines": [line for line in policy.phone_lines if line.calendar == name],
+        })
+    return rows
+
+
+def _calendars_page(request, now, add_form=None, status=200):
+    user = request.user
+    policy = PolicyVersion.objects.in_force(now).load()
+    local_today = timezone.localtime(now).date()
+    try:
+        year = int(request.GET.get("year", local_today.year))
+    except ValueError:
+        year = local_today.year
+    year = min(max(year, 1901), 2198)
+    zone = request.GET.get("zone") or timezone.get_current_timezone_name()
+    try:
+        get_zone(zone)
+    except CalendarError:
+        zone = "UTC"
+    closures = list(CalendarClosure.objects.filter(calendar__in=list(policy.calendars)))
+    rows = _calendar_rows(policy, year, zone, now, closures)
+    can_work = access.can_work(user)
+    for row in rows:
+        if add_form is not None and add_form.data.get("calendar") == row["name"]:
+            row["add_form"] = add_form
+        else:
+            row["add_form"] = forms.ClosureForm(calendars=list(policy.calendars),
+                                                initial={"calendar": row["name"]})
+    return render(request, "console/calendars.html", {
+        "calendars": rows,
+        "year": year,
+        "years": [year - 1, year + 1],
+        "zone": zone,
+        "can_work": can_work,
+        "now": now,
+    }, status=status)
+
+
+@staff_required
+def calendars(request):
+    """Each calendar of the policy in force: hours, zone rule, the public holidays
+    of a year as the engine compiles them, and extra closed dates (C4). Staff who
+    work cases add or remove closures; the open cases are recomputed."""
+    now = timezone.now()
+    if request.method != "POST":
+        return _calendars_page(request, now)
+    if not access.can_work(request.user):
+        raise PermissionDenied(_("Only support staff who work cases can change calendars."))
+    policy = PolicyVersion.objects.in_force(now).load()
+    if request.POST.get("action") == "remove":
+        closure = get_object_or_404(CalendarClosure, pk=_id(request.POST.get("closure")) or 0)
+        try:
+            services.remove_closure(closure, actor=request.user, now=now)
+        except services.DeskError as err:
+            messages.error(request, str(err))
+        else:
+            messages.success(request, _("%(calendar)s is open again on %(day)s; its open cases "
+                                        "are recomputed.") % {
+                "calendar": closure.calendar, "day": closure.date.isoformat()})
+        return redirect(f"{reverse('console:calendars')}?year={closure.date.year}")
+    form = forms.ClosureForm(request.POST, calendars=list(policy.calendars))
+    if form.is_valid():
+        d = form.cleaned_data
+        try:
+            services.add_closure(d["calendar"], d["date"], d["reason"], actor=request.user,
+                                 now=now)
+        except services.DeskError as err:
+            messages.error(request, str(err))
+        else:
+            messages.success(request, _("%(calendar)s is closed on %(day)s; its open cases are "
+                                        "recomputed.") % {"calendar": d["calendar"],
+                                                          "day": d["date"].isoformat()})
+            return redirect(f"{reverse('console:calendars')}?year={d['date'].year}")
+    else:
+        messages.error(request, _errors(form))
+    return _calendars_page(request, now, add_form=form)
+
+
+# ------------------------------------------------------------------- new case
+@staff_required
+def new_case(request):
+    """An agent logs a case received by phone or e-mail for a customer's contact."""
+    now = timezone.now()
+    user = request.user
+    policy = PolicyVersion.objects.in_force(now).load()
+    organisations = access.organisations_for(user).order_by("name")
+    organisation = None
+    org_id = _id(request.GET.get("organisation"))
+    if org_id is not None:
+        organisation = organisations.filter(pk=org_id).first()
+    can_open = access.can_work(user) and access.can_open_case(user)
+    form = forms.NewCaseForm(request.POST or None, user=user, policy=policy,
+                             organisation=organisation)
+    if request.method == "POST":
+        if not can_open:
+            raise PermissionDenied(_("Only support staff who work cases can log one."))
+        if form.is_valid():
+            d = form.cleaned_data
+            try:
+                case = services.receive_case(
+                    d["site"], contact=d["contact"], channel=d["channel"],
+                    proposed_priority=d["proposed_priority"], title=d["title"],
+                    description=d["description"], system_details=d["system_details"],
+                    release=d["release"], request_type=d["request_type"], actor=user,
+                    now=now)
+            except services.DeskError as err:
+                messages.error(request, str(err))
+            else:
+                messages.success(request, _("Case %(number)s is logged.") % {
+                    "number": case.number})
+                if case.entitlement != Case.Entitlement.ENTITLED:
+                    messages.warning(request, _("It is recorded without an SLA clock: "
+                                                "%(reason)s.") % {
+                        "reason": case.get_entitlement_display()})
+                return redirect("console:case", number=case.number)
+        else:
+            messages.error(request, _errors(form))
+    return render(request, "console/new_case.html", {
+        "form": form,
+        "can_open": can_open,
+        "organisations": organisations.only("id", "name"),
+        "organisation": organisation,
+    })
+

@@ -109,16 +109,13 @@ class CalendarSpec:
         if self.zone != SITE_ZONE:
             get_zone(self.zone)
         if self.holiday_country is not None:
-            try:
-                holidays_lib.country_holidays(
-                    self.holiday_country, subdiv=self.holiday_subdiv, years=2026,
-                    categories=self.holiday_categories or None,
-                )
-            except (NotImplementedError, KeyError, ValueError) as exc:
+            problem = _holiday_set_problem(self.holiday_country, self.holiday_subdiv,
+                                           self.holiday_categories)
+            if problem:
                 raise CalendarError(
                     f"calendar {self.name!r}: unknown holiday set "
-                    f"{self.holiday_country!r}/{self.holiday_subdiv!r}: {exc}"
-                ) from exc
+                    f"{self.holiday_country!r}/{self.holiday_subdiv!r}: {problem}"
+                )
         if self.business_day_seconds <= 0:
             object.__setattr__(self, "business_day_seconds", self.standard_day_seconds())
 
@@ -138,8 +135,21 @@ class CalendarSpec:
         return site_zone
 
     def with_closed_dates(self, dates) -> CalendarSpec:
-        """A copy with ``dates`` added to the extra closed dates."""
-        return replace(self, closed_dates=self.closed_dates | frozenset(dates))
+        """A copy with ``dates`` added to the extra closed dates (itself when none is new)."""
+        closed = self.closed_dates | frozenset(dates)
+        return self if closed == self.closed_dates else replace(self, closed_dates=closed)
+
+
+@lru_cache(maxsize=256)
+def _holiday_set_problem(country: str, subdiv: str | None, categories) -> str:
+    """Why the ``holidays`` package has no such holiday set ("" when it has): asked
+    once per set, since every copy of a spec (one per set of closures) checks it."""
+    try:
+        holidays_lib.country_holidays(country, subdiv=subdiv, years=2026,
+                                      categories=categories or None)
+    except (NotImplementedError, KeyError, ValueError) as exc:
+        return str(exc) or type(exc).__name__
+    return ""
 
 
 def _position_us(table, s: int, us: int) -> int:

@@ -1,0 +1,171 @@
+"""The console's forms: they parse what an agent posts; the services decide.
+
+Text fields are optional here on purpose: an empty summary, reason or
+message is refused by the service, with the service's own message, so the
+rule lives in one place. Choice fields offer what the case's policy allows
+(priorities, exclusions) in the user's language.
+"""
+
+from __future__ import annotations
+
+from django import forms
+from django.utils import translation
+from django.utils.translation import gettext_lazy as _
+
+from slpdesk.desk import access
+from slpdesk.desk.models import Case, Release, Site, User
+from slpdesk.sla import Policy
+
+
+def _lang() -> str:
+    return translation.get_language() or "en"
+
+
+def priority_choices(policy: Policy) -> list[tuple[str, str]]:
+    lang = _lang()
+    return [(code, f"{code} {p.name.get(lang)}") for code, p in policy.priorities.items()]
+
+
+def _textarea(rows: int = 4) -> forms.Textarea:
+    return forms.Textarea(attrs={"rows": rows})
+
+
+class CaseActionForm(forms.Form):
+    """A form about one case; ``case`` gives the policy for the choices."""
+
+    def __init__(self, *args, case: Case, **kwargs):
+        self.case = case
+        super().__init__(*args, **kwargs)
+
+
+class TriageForm(CaseActionForm):
+    priority = forms.ChoiceField(label=_("Priority"))
+    information_complete = forms.BooleanField(
+        label=_("The information is complete"), required=False,
+        help_text=_("Support has what it needs: the resolution clock starts now."))
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["priority"].choices = priority_choices(self.case.policy())
+        self.fields["priority"].initial = self.case.effective_priority()
+
+
+class EmptyForm(CaseActionForm):
+    """An action without fields (mark the information complete)."""
+
+
+class MessageForm(CaseActionForm):
+    body = forms.CharField(label=_("Message"), required=False, widget=_textarea(5),
+                           strip=False)
+
+
+class AssignForm(CaseActionForm):
+    assignee = forms.ModelChoiceField(queryset=User.objects.none(), required=False,
+                                      label=_("Assign to"), empty_label=_("Nobody"))
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        field = self.fields["assignee"]
+        field.queryset = access.staff_users().order_by("first_name", "last_name", "username")
+        field.label_from_instance = lambda u: u.get_full_name() or u.username
+        field.initial = self.case.assignee_id
+
+
+class ClassifyForm(CaseActionForm):
+    kind = forms.ChoiceField(label=_("Kind"), choices=Case.Kind.choices)
+    defect_reference = forms.CharField(
+        label=_("Defect reference"), required=False, max_length=100,
+        help_text=_("Needed for a bug or defect: it has no resolution target then."))
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["kind"].initial = self.case.kind
+        self.fields["defect_reference"].initial = self.case.defect_reference
+
+
+class ResolveForm(CaseActionForm):
+    resolution = forms.ChoiceField(label=_("Resolution"), choices=Case.Resolution.choices,
+                                   widget=forms.RadioSelect)
+    summary = forms.CharField(label=_("Summary for the customer"), required=False,
+                              widget=_textarea())
+
+
+class ExcludeForm(CaseActionForm):
+    reason = forms.ChoiceField(label=_("Reason"))
+    note = forms.CharField(label=_("Note"), required=False, max_length=500)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        lang = _lang()
+        self.fields["reason"].choices = [
+            (c.code, c.name.get(lang)) for c in self.case.policy().exclusions]
+
+
+class ReasonForm(CaseActionForm):
+    """Reopen and escalate: a reason in words."""
+
+    reason = forms.CharField(label=_("Reason"), required=False, widget=_textarea(3))
+
+
+class UploadForm(CaseActionForm):
+    file = forms.FileField(label=_("File"), required=False)
+    internal = forms.BooleanField(label=_("Internal (support staff only)"), required=False,
+                                  initial=True)
+
+
+# ------------------------------------------------------------------ calendars
+class ClosureForm(forms.Form):
+    calendar = forms.ChoiceField(label=_("Calendar"), widget=forms.HiddenInput)
+    date = forms.DateField(label=_("Date"), widget=forms.DateInput(attrs={"type": "date"}))
+    reason = forms.CharField(label=_("Reason"), required=False, max_length=200)
+
+    def __init__(self, *args, calendars: list[str], **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["calendar"].choices = [(name, name) for name in calendars]
+
+
+# ------------------------------------------------------------------- new case
+class NewCaseForm(forms.Form):
+    """A case an agent logs for a customer's contact (phone or e-mail)."""
+
+    site = forms.ModelChoiceField(queryset=Site.objects.none(), label=_("Site"))
+    contact = forms.ModelChoiceField(queryset=User.objects.none(), label=_("Contact"))
+    channel = forms.ChoiceField(label=_("Received by"), choices=[
+        (Case.Channel.PHONE, Case.Channel.PHONE.label),
+        (Case.Channel.EMAIL, Case.Channel.EMAIL.label),
+    ])
+    proposed_priority = forms.ChoiceField(label=_("Priority the customer asks for"))
+    title = forms.CharField(label=_("Title"), max_length=200, required=False)
+    description = forms.CharField(label=_("Description"), required=False, widget=_textarea(6))
+    system_details = forms.CharField(label=_("Operating system and hardware"), required=False,
+                                     widget=_textarea(2))
+    release = forms.ModelChoiceField(queryset=Release.objects.none(), required=False,
+                                     label=_("Release"), empty_label=_("Not known"))
+    request_type = forms.ChoiceField(label=_("Request type"), required=False)
+
+    def __init__(self, *args, user: User, policy: Policy, organisation=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        lang = _lang()
+        sites = access.sites_for(user).select_related("organisation").order_by(
+            "organisation__name", "name")
+        contacts = User.objects.filter(role=User.Role.CUSTOMER, is_active=True,
+                                       organisation__isnull=False).select_related(
+            "organisation").order_by("organisation__name", "last_name", "first_name",
+                                     "username")
+        if organisation is not None:
+            sites = sites.filter(organisation=organisation)
+            orgs = [organisation.pk] + ([organisation.supported_by_id]
+                                        if organisation.supported_by_id else [])
+            contacts = contacts.filter(organisation_id__in=orgs)
+        self.fields["site"].queryset = sites
+        self.fields["site"].label_from_instance = (
+            lambda s: f"{s.organisation.name} – {s.name} ({s.country}, {s.time_zone})")
+        self.fields["contact"].queryset = contacts
+        self.fields["contact"].label_from_instance = (
+            lambda u: f"{u.get_full_name() or u.username} <{u.email}> – {u.organisation.name}")
+        self.fields["release"].queryset = Release.objects.order_by("-released")
+        self.fields["proposed_priority"].choices = [("", "---------")] + priority_choices(policy)
+        if organisation is not None and len(sites) == 1:
+            self.fields["site"].initial = sites[0].pk
+        self.fields["request_type"].choices = [("", _("A support request"))] + [
+            (c.code, c.name.get(lang)) for c in policy.out_of_scope]
