@@ -12,6 +12,7 @@ from .models import (
     Agreement,
     CalendarClosure,
     Case,
+    Escalation,
     Organisation,
     PolicyVersion,
     Release,
@@ -99,6 +100,26 @@ class CaseAdmin(admin.ModelAdmin):
     list_filter = ["status", "priority", "entitlement"]
     search_fields = ["number", "title"]
     list_select_related = ["organisation"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Escalation)
+class EscalationAdmin(admin.ModelAdmin):
+    """Escalations are raised and acknowledged in the portal and console (X1-X2);
+    the admin only lists them."""
+
+    list_display = ["case", "level", "raised_by", "raised_at", "acknowledged_by",
+                    "acknowledged_at"]
+    list_filter = ["level"]
+    list_select_related = ["case", "raised_by", "acknowledged_by"]
 
     def has_add_permission(self, request):
         return False
