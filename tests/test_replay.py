@@ -794,3 +794,41 @@ def test_it_accepts_a_priority_change_on_a_resolved_case_and_keeps_the_verdicts(
     assert s.priority == "P3"
     check(s.response, "met", at(MON, 8), at(MON, 10), at(MON, 9), 1 * H, None)
     check(s.resolution, "met", at(MON, 8), at(MON, 16), at(MON, 10), 2 * H, None)
+
+
+def test_an_exclusion_keeps_reached_verdicts_and_takes_the_rest_out_of_the_sla():
+    """E6: excluded at Mon 12:00. The response met at 09:00 stands; the resolution
+    clock (running since 08:00, 4 h counted) and the update interval owed since the
+    reply stop there as not applicable."""
+    events = [*triaged("P1", at(MON, 8)), ev(at(MON, 9), "responded"),
+              ev(at(MON, 12), "excluded")]
+    s = run(events, at(WED, 12))
+    check(s.response, "met", at(MON, 8), at(MON, 10), at(MON, 9), 1 * H, None)
+    check(s.resolution, "not_applicable", at(MON, 8), None, at(MON, 12), 4 * H, None)
+    # The update owed at 11:00 was an hour late when the case was excluded.
+    check(s.next_update, "not_applicable", at(MON, 9), None, at(MON, 12), 3 * H, None,
+          missed=1)
+    assert s.earliest_due() is None
+
+
+def test_an_exclusion_at_intake_leaves_no_clock():
+    """E2-E5: a case not covered is excluded as it is received; no clock ever runs
+    and nothing is ever late, however long it stays."""
+    events = [ev(at(MON, 8), "received", priority="P1"), ev(at(MON, 8), "excluded")]
+    s = run(events, at(NEXT_MON, 8))
+    check(s.response, "not_applicable", at(MON, 8), None, at(MON, 8), 0, None)
+    check(s.resolution, "not_applicable", None, None, at(MON, 8), 0, None)
+    check(s.next_update, "not_applicable", None, None, at(MON, 8), 0, None, missed=0)
+
+
+def test_a_breached_response_stays_breached_after_an_exclusion():
+    events = [*triaged("P1", at(MON, 8)), ev(at(MON, 11), "responded"),
+              ev(at(MON, 12), "excluded")]
+    assert run(events, at(TUE, 8)).response.state == "breached"
+
+
+def test_nothing_may_follow_an_exclusion():
+    events = [*triaged("P1", at(MON, 8)), ev(at(MON, 9), "excluded")]
+    for late in ("responded", "customer_replied", "reopened", "excluded"):
+        with pytest.raises(ReplayError, match="excluded"):
+            run([*events, ev(at(MON, 10), late)], at(MON, 11))

@@ -529,7 +529,7 @@ class CaseEvent(models.Model):
     SLA_TYPES = frozenset({
         "received", "priority_assigned", "info_complete", "info_requested",
         "customer_replied", "responded", "status_update", "classified", "resolved",
-        "reopened",
+        "reopened", "excluded",
     })
 
     case = models.ForeignKey(Case, models.CASCADE, related_name="events",

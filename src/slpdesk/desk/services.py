@@ -19,7 +19,7 @@ from django.db import transaction
 from django.template.defaultfilters import filesizeformat
 from django.utils.translation import gettext_lazy as _
 
-from slpdesk.sla import ClockState, Event, Policy, SlaState, replay
+from slpdesk.sla import Event, Policy, SlaState, replay
 
 from . import access
 from .models import (
@@ -111,37 +111,24 @@ def _contact_event(case: Case) -> str:
 
 
 # -------------------------------------------------------------------- SLA
-def _closed(clock: ClockState) -> ClockState:
-    """A clock of a case taken out of the SLA: a verdict already reached stands."""
-    if clock.state in ("met", "breached") and clock.stopped is not None:
-        return clock
-    return ClockState("not_applicable", clock.started, None, clock.stopped,
-                      clock.business_seconds, None, clock.target_seconds, clock.missed)
-
-
 def sla_state(case: Case, now: datetime, closed: list | None = None) -> SlaState:
     """The SLA state of ``case`` at ``now``: ``replay`` over its events (K7).
 
-    An ``excluded`` event (E2-E6) ends the SLA: the clocks are taken as they
-    stood at that instant, and any that had not reached a verdict become
-    not applicable. ``closed`` are the calendar's closure dates, when the
-    caller has read them already (a batch recompute).
+    An ``excluded`` event (E2-E6) ends the SLA inside the engine: verdicts
+    already reached stand, the other clocks become not applicable. Events the
+    desk records after it (notes, files) are not the clock's business.
+    ``closed`` are the calendar's closure dates, when the caller has read them
+    already (a batch recompute).
     """
     sla_events = []
-    closed_at = None
     for ev in case.events.order_by("at", "id"):
-        if ev.type == EventType.EXCLUDED:
-            closed_at = ev.at
-            break
         if ev.type in CaseEvent.SLA_TYPES:
             sla_events.append(Event(ev.at, ev.type, ev.priority or None, ev.kind or None,
                                     ev.resolution or None))
-    state = replay(sla_events, case.policy(), case.business_calendar(closed), closed_at or now,
-                   calendar_name=case.calendar)
-    if closed_at is not None:
-        state = SlaState(state.priority, _closed(state.response), _closed(state.resolution),
-                         _closed(state.next_update))
-    return state
+            if ev.type == EventType.EXCLUDED:
+                break
+    return replay(sla_events, case.policy(), case.business_calendar(closed), now,
+                  calendar_name=case.calendar)
 
 
 def refresh_sla(case: Case, now: datetime, closed: list | None = None) -> SlaState:

@@ -18,6 +18,10 @@ returns an :class:`SlaState` with three clocks:
 
 Priority changes (P2) recompute every clock that has not stopped from its
 original start with the new durations; a stopped clock keeps its verdict.
+
+``excluded`` takes the case out of the SLA (E2-E6): a clock that already
+stopped keeps its verdict, every other clock stops there as not applicable,
+and no event may follow.
 """
 
 from __future__ import annotations
@@ -39,6 +43,7 @@ EVENT_TYPES = (
     "classified",
     "resolved",
     "reopened",
+    "excluded",
 )
 KINDS = ("incident", "bug", "defect")
 RESOLUTIONS = ("fixed", "timeline", "no-defect")
@@ -161,6 +166,13 @@ class _Clock:
             self.due_at_stop = self.due(target, cal)
             self.verdict = "met" if at <= self.due_at_stop else "breached"
 
+    def exclude(self, at: datetime) -> None:
+        """Take a clock that has no verdict yet out of the SLA at ``at`` (E2-E6)."""
+        if self.stopped is None:
+            self.stopped = at
+            self.verdict = "not_applicable"
+            self.due_at_stop = None
+
     def restart(self, at: datetime, cal: BusinessCalendar) -> None:
         """Resume a stopped clock; the stopped span is not counted (K2 reopen)."""
         if self.started is not None:
@@ -243,6 +255,7 @@ def replay(events, policy: Policy, calendar: BusinessCalendar, now: datetime,
     resolved = False
     kind = "incident"
     contact = False
+    excluded = False
     missed = 0
     response = _Clock()
     resolution = _Clock()
@@ -270,6 +283,9 @@ def replay(events, policy: Policy, calendar: BusinessCalendar, now: datetime,
             priority = _priority(policy, ev.priority, where)
             response.started = ev.at
             continue
+        if excluded:
+            raise ReplayError(f"{where}: the case is excluded from the SLA; nothing may "
+                              "follow 'excluded'")
         if resolved and t not in ("reopened", "classified", "customer_replied",
                                   "priority_assigned"):
             raise ReplayError(f"{where}: the case is resolved; reopen it first")
@@ -313,6 +329,13 @@ def replay(events, policy: Policy, calendar: BusinessCalendar, now: datetime,
             update = _Clock(started=update.started, stopped=ev.at,
                             paused_since=update.paused_since)
             resolved = True
+        elif t == "excluded":
+            # E2-E6: verdicts already reached stand; the rest is not applicable.
+            if contact:
+                missed += update_late(update, ev.at)
+            for clock in (response, resolution, update):
+                clock.exclude(ev.at)
+            excluded = True
         elif t == "reopened":
             if not resolved:
                 raise ReplayError(f"{where}: only a resolved case can be reopened")
