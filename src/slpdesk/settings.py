@@ -194,6 +194,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "slpdesk.web.views.roles",
+                "slpdesk.portal.views.support_now",
             ],
         },
     },

@@ -131,6 +131,10 @@ def test_it_tells_whether_support_is_open(desk, client):
     with mock.patch("django.utils.timezone.now", return_value=saturday):
         client.force_login(desk.alice)
         body = client.get(url("home")).content.decode()
+        listing = client.get(url("cases")).content.decode()
+    # Every portal page says it (C6), not only the home page.
+    assert "Support is closed now." in listing
+    assert "It opens again Mon 13 Jul 2026 14:00 CEST." in listing
     assert "Support is closed now." in body
     assert "It opens again Mon 13 Jul 2026 14:00 CEST." in body
     assert "At the site: Mon 13 Jul 2026 08:00 EDT." in body

@@ -402,3 +402,17 @@ def reopen(request, number: str):
 
     return _action(request, number, ReopenForm, "reopen_form", perform,
                    _("The case is reopened."))
+
+
+def support_now(request) -> dict:
+    """Template context for every portal page: is support open now for the viewer's
+    region, and if not when it opens (C6). Nothing for anyone but contacts."""
+    user = getattr(request, "user", None)
+    match = getattr(request, "resolver_match", None)
+    if not access.is_contact(user) or match is None or match.namespace != "portal" \
+            or match.url_name in ("home", "new_case"):  # these say it at length
+        return {}
+    now = timezone.now()
+    policy = PolicyVersion.objects.in_force(now).load()
+    regions = support_regions(own_sites(user), policy, now, badges.closures_by_calendar())
+    return {"support_now": regions, "viewer_zone": timezone.get_current_timezone_name()}
