@@ -18,7 +18,6 @@ from pathlib import Path
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
-from django.utils.translation import gettext_lazy as _
 
 _TRUE = ("1", "true", "yes", "on")
 _FALSE = ("0", "false", "no", "off")
@@ -212,7 +211,8 @@ USE_TZ = True
 TIME_ZONE = "UTC"
 USE_I18N = True
 LANGUAGE_CODE = "en"
-LANGUAGES = [("en", _("English")), ("sv", _("Swedish"))]
+# Each language by its own name, as language pickers show them.
+LANGUAGES = [("en", "English"), ("sv", "Svenska")]
 LOCALE_PATHS = [Path(__file__).resolve().parent / "locale"]
 
 # ------------------------------------------------------------ files, static

@@ -35,7 +35,7 @@ PUBLIC = ("responded", "status_update", "info_requested", "resolved")
 
 # Geometry, in SVG user units (the template sets viewBox="0 0 WIDTH height").
 WIDTH = 1000.0
-PLOT_LEFT = 130.0
+PLOT_LEFT = 150.0
 PLOT_RIGHT = 930.0  # room on the right for a "due →" beyond the axis
 AXIS_TOP = 30.0  # tick labels above the lanes
 LANE_HEIGHT = 26.0
