@@ -237,6 +237,10 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--no-serve", action="store_true",
                       help="load the demo data and print the log-ins, then exit")
     demo.set_defaults(func=cmd_demo)
+
+    # Policy versions (V1-V2): validate, diff, publish (worker issue), simulate (reports).
+    pol = sub.add_parser("policy", help="check, compare, publish and simulate policy versions")
+    pol.add_subparsers(dest="policy_command", required=True, parser_class=_Parser)
     return parser
 
 

@@ -232,6 +232,11 @@ class PolicyVersion(models.Model):
     toml = models.TextField(_("policy file (TOML)"))
     published_at = models.DateTimeField(_("published"))
     effective_at = models.DateTimeField(_("takes effect"))
+    published_by = models.ForeignKey(settings.AUTH_USER_MODEL, models.SET_NULL, null=True,
+                                     blank=True, related_name="+",
+                                     verbose_name=_("published by"))
+    changes = models.JSONField(_("changes from the previous version"), default=list,
+                               blank=True)
 
     objects = PolicyVersionQuerySet.as_manager()
 
@@ -451,6 +456,10 @@ class Case(models.Model):
     next_update_stopped = models.DateTimeField(_("update clock stopped"), null=True,
                                                blank=True)
     sla_computed_at = models.DateTimeField(_("SLA computed"), null=True, blank=True)
+    # The next instant the worker has something to do for this case's SLA (a warning,
+    # a breach, an update reminder); written with the due times, indexed for the worker.
+    next_sla_event_at = models.DateTimeField(_("next SLA event"), null=True, blank=True,
+                                             db_index=True)
     # The highest escalation level reached (X2), 0 when never escalated.
     escalation_level = models.PositiveSmallIntegerField(_("escalation level"), default=0)
 
@@ -657,3 +666,177 @@ class Escalation(models.Model):
 
     def is_acknowledged(self) -> bool:
         return self.acknowledged_at is not None
+
+
+# ------------------------------------------------- things that happen on time
+class ClaimableQuerySet(models.QuerySet):
+    def due(self, now: datetime) -> ClaimableQuerySet:
+        """Rows a worker may take now: waiting, their time come, and not leased to
+        another worker (or leased to one that died)."""
+        return self.filter(state=self.model.State.PENDING, next_attempt_at__lte=now).filter(
+            models.Q(claimed_until__isnull=True) | models.Q(claimed_until__lt=now))
+
+
+class Claimable(models.Model):
+    """A row the worker claims with a lease (``claimed_until``), retries with backoff
+    (``attempts``, ``next_attempt_at``) and finishes or fails."""
+
+    class State(models.TextChoices):
+        PENDING = "pending", _("Waiting")
+        DONE = "done", _("Done")
+        FAILED = "failed", _("Failed")
+        HELD = "held", _("Held for an agent")
+
+    state = models.CharField(_("state"), max_length=10, choices=State.choices,
+                             default=State.PENDING)
+    attempts = models.PositiveIntegerField(_("attempts"), default=0)
+    next_attempt_at = models.DateTimeField(_("next attempt"))
+    claimed_until = models.DateTimeField(_("claimed until"), null=True, blank=True)
+    claimed_by = models.CharField(_("claimed by"), max_length=100, blank=True)
+    last_error = models.TextField(_("last error"), blank=True)
+    created_at = models.DateTimeField(_("created"))
+    finished_at = models.DateTimeField(_("finished"), null=True, blank=True)
+
+    objects = ClaimableQuerySet.as_manager()
+
+    class Meta:
+        abstract = True
+
+
+class Outbox(Claimable):
+    """An e-mail to send, written in the same transaction as the change that causes it;
+    rendered in the recipient's language when written. ``message_id`` is
+    deterministic, so a retry can never become a second, different mail."""
+
+    class Kind(models.TextChoices):
+        CASE_RECEIVED = "case_received", _("Case received")
+        REPLY = "reply", _("Reply")
+        INFO_REQUEST = "info_request", _("Information request")
+        STATUS_UPDATE = "status_update", _("Status update")
+        RESOLVED = "resolved", _("Case resolved")
+        ESCALATION = "escalation", _("Escalation")
+        AT_RISK = "at_risk", _("SLA at risk")
+        BREACHED = "breached", _("SLA breached")
+        UPDATE_OWED = "update_owed", _("Status update owed")
+        UPDATE_OVERDUE = "update_overdue", _("Status update overdue")
+        PROGRAM_UPDATE = "program_update", _("Program update")
+        POLICY_NOTICE = "policy_notice", _("Policy change notice")
+
+    message_id = models.CharField(_("Message-ID"), max_length=255, unique=True)
+    kind = models.CharField(_("kind"), max_length=20, choices=Kind.choices)
+    case = models.ForeignKey(Case, models.CASCADE, null=True, blank=True,
+                             related_name="outbox", verbose_name=_("case"))
+    recipient = models.ForeignKey(settings.AUTH_USER_MODEL, models.SET_NULL, null=True,
+                                  blank=True, related_name="+", verbose_name=_("recipient"))
+    to_address = models.EmailField(_("to"))
+    reply_to = models.CharField(_("reply to"), max_length=255, blank=True)
+    language = models.CharField(_("language"), max_length=10)
+    subject = models.CharField(_("subject"), max_length=255)
+    body_text = models.TextField(_("text"))
+    body_html = models.TextField(_("HTML"), blank=True)
+    urgent = models.BooleanField(_("urgent"), default=False,
+                                 help_text=_("Sent ahead of other mail (urgent updates)."))
+
+    class Meta:
+        verbose_name = _("outgoing e-mail")
+        verbose_name_plural = _("outgoing e-mails")
+        ordering = ["-created_at"]
+        indexes = [
+            # The worker's "send one": waiting mail whose time has come, urgent first.
+            models.Index(fields=["state", "next_attempt_at"], name="outbox_due"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} → {self.to_address}"
+
+
+class InboundMessage(Claimable):
+    """An e-mail received (``slpdesk mail receive|serve``), stored before anything is
+    done with it; processed once (unique Message-ID), never dropped."""
+
+    class Outcome(models.TextChoices):
+        NEW_CASE = "new_case", _("New case")
+        REPLY = "reply", _("Customer reply")
+        ESCALATION = "escalation", _("Escalation request")
+        UNKNOWN_SENDER = "unknown_sender", _("Unknown sender")
+        BAD_TOKEN = "bad_token", _("Bad or foreign reply token")
+        BROKEN = "broken", _("Could not be read")
+        DUPLICATE = "duplicate", _("Duplicate")
+
+    message_id = models.CharField(_("Message-ID"), max_length=255, unique=True)
+    raw = models.BinaryField(_("message (RFC 822)"))
+    sender = models.CharField(_("from"), max_length=255, blank=True)
+    subject = models.CharField(_("subject"), max_length=255, blank=True)
+    outcome = models.CharField(_("outcome"), max_length=20, choices=Outcome.choices,
+                               blank=True)
+    case = models.ForeignKey(Case, models.SET_NULL, null=True, blank=True,
+                             related_name="inbound", verbose_name=_("case"))
+    flags = models.JSONField(_("problems found"), default=list, blank=True)
+
+    class Meta:
+        verbose_name = _("incoming e-mail")
+        verbose_name_plural = _("incoming e-mails")
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["state", "next_attempt_at"], name="inbound_due")]
+
+    def __str__(self) -> str:
+        return f"{self.sender}: {self.subject}"
+
+
+class SlaNotice(models.Model):
+    """An SLA moment already acted on (at risk, breached, update owed or overdue) for
+    one due time of one clock: the worker fires each exactly once."""
+
+    case = models.ForeignKey(Case, models.CASCADE, related_name="sla_notices",
+                             verbose_name=_("case"))
+    kind = models.CharField(_("kind"), max_length=20)
+    clock = models.CharField(_("clock"), max_length=20)
+    due = models.DateTimeField(_("due"))
+    fired_at = models.DateTimeField(_("fired"))
+
+    class Meta:
+        verbose_name = _("SLA notice")
+        verbose_name_plural = _("SLA notices")
+        constraints = [models.UniqueConstraint(fields=["case", "kind", "clock", "due"],
+                                               name="sla_notice_once")]
+
+
+class ProgramUpdate(models.Model):
+    """A published update of a release (U1)."""
+
+    class Kind(models.TextChoices):
+        PLANNED = "planned", _("Planned")
+        URGENT = "urgent", _("Urgent")
+
+    name = models.CharField(_("name"), max_length=100, unique=True)
+    released = models.DateField(_("release date"))
+    kind = models.CharField(_("kind"), max_length=10, choices=Kind.choices,
+                            default=Kind.PLANNED)
+    security = models.BooleanField(_("security fix"), default=False)
+    notes = models.TextField(_("notes"), blank=True)
+    applies_to = models.ManyToManyField(Release, related_name="updates",
+                                        verbose_name=_("applies to releases"))
+    published_at = models.DateTimeField(_("published"), null=True, blank=True)
+    published_by = models.ForeignKey(settings.AUTH_USER_MODEL, models.SET_NULL, null=True,
+                                     blank=True, related_name="+",
+                                     verbose_name=_("published by"))
+
+    class Meta:
+        verbose_name = _("program update")
+        verbose_name_plural = _("program updates")
+        ordering = ["-released"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class WorkerHeartbeat(models.Model):
+    """Each running worker's last sign of life (shown to agents and admins)."""
+
+    name = models.CharField(_("worker"), max_length=100, unique=True)
+    started_at = models.DateTimeField(_("started"))
+    seen_at = models.DateTimeField(_("last seen"))
+
+    class Meta:
+        verbose_name = _("worker")
+        verbose_name_plural = _("workers")

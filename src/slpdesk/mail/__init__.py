@@ -1,0 +1,1 @@
+"""E-mail in and out: the outbox sender, the inbound intake, reply-to tokens."""
