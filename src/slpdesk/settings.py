@@ -12,8 +12,10 @@ secret key generated on first run and kept there. ``SLPDESK_DATABASE_URL``
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
+import tempfile
 from pathlib import Path
 
 import dj_database_url
@@ -65,22 +67,25 @@ def default_data_dir() -> Path:
 def secret_key_from(path: Path) -> str:
     """The secret key kept in ``path``, created (mode 0600) on first use.
 
-    Several processes starting at once agree on one key: the file is created
-    exclusively, and a process that loses the race reads the winner's key.
+    Several processes starting at once agree on one key: each writes a
+    candidate to a private temporary file and hard-links it into place, which
+    succeeds for exactly one of them and never shows a half-written file; the
+    others read the winner's key.
     """
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        key = path.read_text(encoding="ascii").strip()
-        if len(key) < 32:
-            raise ImproperlyConfigured(
-                f"{path}: the secret key is missing or too short; delete the file "
-                "to generate a new one (this logs everybody out)"
-            ) from None
-        return key
-    key = secrets.token_urlsafe(50)
-    with os.fdopen(fd, "w", encoding="ascii") as f:
-        f.write(key + "\n")
+    if not path.exists():
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".secret_key.")
+        try:
+            with os.fdopen(fd, "w", encoding="ascii") as f:
+                f.write(secrets.token_urlsafe(50) + "\n")
+            with contextlib.suppress(FileExistsError):  # another process won
+                os.link(tmp, path)
+        finally:
+            os.unlink(tmp)
+    key = path.read_text(encoding="ascii").strip()
+    if len(key) < 32:
+        raise ImproperlyConfigured(
+            f"{path}: the secret key is missing or too short; delete the file "
+            "to generate a new one (this logs everybody out)")
     return key
 
 

@@ -22,15 +22,17 @@ TIMEOUT = 120  # seconds for one command (migrating a new SQLite database includ
 
 
 @pytest.fixture
-def command_env(request, tmp_path) -> dict[str, str]:
-    """The environment of an ``slpdesk`` subprocess: slpdesk.settings, a fresh data dir."""
+def command_env(transactional_db, tmp_path) -> dict[str, str]:
+    """The environment of an ``slpdesk`` subprocess: slpdesk.settings, a fresh data dir;
+    on PostgreSQL the test database (committed rows, flushed afterwards), never the
+    database the tests were pointed at."""
     env = dict(os.environ)
     env.pop("DJANGO_SETTINGS_MODULE", None)  # the tests' own settings module
     env["SLPDESK_DATA_DIR"] = str(tmp_path / "data")
     env.pop("SLPDESK_DATABASE_URL", None)
     if connection.vendor == "postgresql":
-        request.getfixturevalue("transactional_db")  # committed rows, flushed afterwards
         db = connection.settings_dict
+        assert db["NAME"].startswith("test_"), db["NAME"]
         auth = quote(db["USER"] or "", safe="")
         if db["PASSWORD"]:
             auth += ":" + quote(db["PASSWORD"], safe="")

@@ -2,6 +2,8 @@
 
 import os
 import stat
+import subprocess
+import sys
 
 import pytest
 from django.conf import settings
@@ -95,3 +97,19 @@ def test_it_keeps_time_in_utc_and_speaks_swedish_and_english():
     assert [code for code, _name in settings.LANGUAGES] == ["en", "sv"]
     assert "django.middleware.locale.LocaleMiddleware" in settings.MIDDLEWARE
     assert settings.AUTH_USER_MODEL == "desk.User"
+
+
+def test_processes_starting_at_once_agree_on_one_secret_key(tmp_path):
+    """Each of several processes creating the key at once reads back the same one,
+    never a half-written file."""
+    code = ("import sys; from pathlib import Path; from slpdesk.settings import "
+            "secret_key_from; print(secret_key_from(Path(sys.argv[1])))")
+    for round_ in range(5):
+        path = tmp_path / f"secret_key_{round_}"
+        procs = [subprocess.Popen([sys.executable, "-c", code, str(path)],
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                  env={**os.environ, "SLPDESK_DATA_DIR": str(tmp_path / "d")})
+                 for _ in range(4)]
+        keys = {p.communicate(timeout=60)[0].strip() for p in procs}
+        assert len(keys) == 1 and len(keys.pop()) >= 32
+        assert path.read_text().strip()
