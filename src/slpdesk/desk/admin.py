@@ -21,6 +21,19 @@ from .models import (
 )
 
 
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Listed and viewed only: these change through the services, never by hand."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
 class SiteInline(admin.TabularInline):
     model = Site
     extra = 0
@@ -95,24 +108,15 @@ class UserAdmin(BaseUserAdmin):
 
 
 @admin.register(Case)
-class CaseAdmin(admin.ModelAdmin):
+class CaseAdmin(ReadOnlyAdmin):
     list_display = ["number", "title", "organisation", "status", "priority", "earliest_due"]
     list_filter = ["status", "priority", "entitlement"]
     search_fields = ["number", "title"]
     list_select_related = ["organisation"]
 
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
 
 @admin.register(Escalation)
-class EscalationAdmin(admin.ModelAdmin):
+class EscalationAdmin(ReadOnlyAdmin):
     """Escalations are raised and acknowledged in the portal and console (X1-X2);
     the admin only lists them."""
 
@@ -121,11 +125,3 @@ class EscalationAdmin(admin.ModelAdmin):
     list_filter = ["level"]
     list_select_related = ["case", "raised_by", "acknowledged_by"]
 
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
