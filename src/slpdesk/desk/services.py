@@ -3,15 +3,17 @@
 Each verb takes the object, the acting user and ``now`` (read once by the
 caller) and, in one transaction: locks and re-reads the case, checks the
 transition (raising :class:`DeskError` with a translatable message, before
-anything is written), appends :class:`CaseEvent` rows, and recomputes the
-SLA columns with :func:`refresh_sla`. Views, API, e-mail intake and worker
-call these; nothing else assigns a case's status.
+anything is written), appends :class:`CaseEvent` rows, recomputes the SLA
+columns with :func:`refresh_sla` (with ``next_sla_event_at``, when the worker
+next has something to do for the case), and writes the e-mails the change
+causes to the outbox (:mod:`slpdesk.mail.notifications`). Views, API, e-mail
+intake and worker call these; nothing else assigns a case's status.
 """
 
 from __future__ import annotations
 
 import unicodedata
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
@@ -19,7 +21,9 @@ from django.db import transaction
 from django.template.defaultfilters import filesizeformat
 from django.utils.translation import gettext_lazy as _
 
+from slpdesk.mail import notifications as notify
 from slpdesk.sla import Event, Policy, SlaState, replay
+from slpdesk.worker import schedule
 
 from . import access
 from .models import (
@@ -33,7 +37,9 @@ from .models import (
     PolicyVersion,
     Release,
     Site,
+    SlaNotice,
     User,
+    WorkerHeartbeat,
 )
 
 Status = Case.Status
@@ -132,7 +138,10 @@ def sla_state(case: Case, now: datetime, closed: list | None = None) -> SlaState
 
 
 def refresh_sla(case: Case, now: datetime, closed: list | None = None) -> SlaState:
-    """Recompute the case's SLA and store the due times and states on it."""
+    """Recompute the case's SLA and store the due times and states on it, and when
+    the worker next has something to do for it (``next_sla_event_at``)."""
+    if closed is None:
+        closed = CalendarClosure.dates(case.calendar)
     state = sla_state(case, now, closed)
     case.response_due = state.response.due
     case.resolution_due = state.resolution.due
@@ -145,12 +154,24 @@ def refresh_sla(case: Case, now: datetime, closed: list | None = None) -> SlaSta
     case.resolution_stopped = state.resolution.stopped
     case.next_update_stopped = state.next_update.stopped
     case.sla_computed_at = now
+    case.next_sla_event_at = next_sla_event(case, state, closed)
     case.save(update_fields=[
         "response_due", "resolution_due", "next_update_due", "earliest_due",
         "response_state", "resolution_state", "next_update_state", "response_stopped",
-        "resolution_stopped", "next_update_stopped", "sla_computed_at",
+        "resolution_stopped", "next_update_stopped", "sla_computed_at", "next_sla_event_at",
     ])
     return state
+
+
+def next_sla_event(case: Case, state: SlaState, closed: list) -> datetime | None:
+    """The earliest SLA moment of ``case`` the worker has not acted on yet (a warning,
+    a breach, an update reminder; :mod:`slpdesk.worker.schedule`), or None."""
+    calendar = case.business_calendar(closed)
+    fraction = case.policy().at_risk_fraction
+    if not schedule.moments(state, calendar, fraction):
+        return None
+    fired = set(SlaNotice.objects.filter(case=case).values_list("kind", "clock", "due"))
+    return schedule.next_event_at(state, calendar, fraction, fired)
 
 
 def recompute_calendar(calendar: str, now: datetime) -> int:
@@ -169,9 +190,37 @@ def recompute_calendar(calendar: str, now: datetime) -> int:
     return len(ids)
 
 
+#: A worker seen this recently takes a calendar's recompute off the request (C4).
+WORKER_ALIVE = timedelta(minutes=2)
+
+
+def worker_running(now: datetime) -> bool:
+    """Whether an ``slpdesk worker`` has shown a sign of life lately (its heartbeat)."""
+    return WorkerHeartbeat.objects.filter(seen_at__gte=now - WORKER_ALIVE).exists()
+
+
+def request_recompute(calendar: str, now: datetime) -> int:
+    """Hand the recompute of ``calendar``'s open cases to the worker, in one UPDATE:
+    their SLA columns are marked not current (``sla_computed_at`` empty) and due for
+    the worker now, which recomputes them in batches (and fires what falls due).
+    Returns how many."""
+    _check_now(now)
+    return Case.objects.open().filter(calendar=calendar).update(sla_computed_at=None,
+                                                                next_sla_event_at=now)
+
+
+def calendar_changed(calendar: str, now: datetime) -> int:
+    """Recompute ``calendar``'s open cases after its closures changed: by the worker
+    when one is running, else here and now. Returns how many cases."""
+    if worker_running(now):
+        return request_recompute(calendar, now)
+    return recompute_calendar(calendar, now)
+
+
 def add_closure(calendar: str, day, reason: str, *, actor: User, now: datetime
                 ) -> CalendarClosure:
-    """Close ``calendar`` on ``day`` (a company closure) and recompute its open cases."""
+    """Close ``calendar`` on ``day`` (a company closure) and recompute its open cases
+    (:func:`calendar_changed`)."""
     _require_staff(actor)
     policy = PolicyVersion.objects.in_force(now).load()
     if calendar not in policy.calendars:
@@ -183,7 +232,7 @@ def add_closure(calendar: str, day, reason: str, *, actor: User, now: datetime
         if not created:
             raise DeskError("exists", _("The calendar is already closed on %(day)s."),
                             day=day.isoformat())
-    recompute_calendar(calendar, now)
+    calendar_changed(calendar, now)
     return closure
 
 
@@ -192,7 +241,7 @@ def remove_closure(closure: CalendarClosure, *, actor: User, now: datetime) -> N
     _require_staff(actor)
     calendar = closure.calendar
     closure.delete()
-    recompute_calendar(calendar, now)
+    calendar_changed(calendar, now)
 
 
 # -------------------------------------------------------------------- intake
@@ -225,7 +274,8 @@ def receive_case(site: Site, *, contact: User, channel: str, proposed_priority: 
     reason (E2-E5) and without a clock."""
     _check_now(now)
     organisation = site.organisation
-    if contact.organisation_id not in (organisation.pk, organisation.supported_by_id):
+    if contact.organisation_id is None or contact.organisation_id not in (
+            organisation.pk, organisation.supported_by_id):
         raise DeskError("contact", _("The contact does not belong to %(organisation)s."),
                         organisation=organisation.name)
     if not access.can_open_case(actor) or not access.sites_for(actor).filter(
@@ -254,14 +304,15 @@ def receive_case(site: Site, *, contact: User, channel: str, proposed_priority: 
         )
         case.number = f"SLP-{case.pk:06d}"
         case.save(update_fields=["number"])
-        _append(case, EventType.RECEIVED, actor=actor, now=now, priority=proposed_priority,
-                data={"channel": channel})
+        received = _append(case, EventType.RECEIVED, actor=actor, now=now,
+                           priority=proposed_priority, data={"channel": channel})
         for upload in files:
             _store_file(case, upload, actor=actor, now=now)
         if entitlement != Entitlement.ENTITLED:
             _append(case, EventType.EXCLUDED, actor=actor, now=now,
                     data={"entitlement": entitlement})
         refresh_sla(case, now)
+        notify.case_received(case, received, now=now)
     return case
 
 
@@ -325,11 +376,12 @@ def request_information(case: Case, body: str, *, actor: User, now: datetime) ->
         body = _require_text(body, _("what you need from the customer"))
         message = Message.objects.create(case=case, kind=Message.Kind.PUBLIC, author=actor,
                                          body=body, created_at=now)
-        _append(case, EventType.INFO_REQUESTED, actor=actor, now=now,
-                data={"message": message.pk})
+        event = _append(case, EventType.INFO_REQUESTED, actor=actor, now=now,
+                        data={"message": message.pk})
         case.status = Status.WAITING
         _save(case, now, "status")
         refresh_sla(case, now)
+        notify.information_requested(case, message, event, now=now)
     return message
 
 
@@ -364,10 +416,11 @@ def _public_contact(case: Case, body: str, kind: str, *, actor: User, now: datet
     body = _require_text(body, _("a message"))
     message = Message.objects.create(case=case, kind=kind, author=actor, body=body,
                                      created_at=now)
-    _append(case, _contact_event(case), actor=actor, now=now,
-            data={"message": message.pk, "channel": kind})
+    event = _append(case, _contact_event(case), actor=actor, now=now,
+                    data={"message": message.pk, "channel": kind})
     _save(case, now)
     refresh_sla(case, now)
+    notify.public_message(case, message, event, now=now)
     return message
 
 
@@ -450,13 +503,14 @@ def resolve(case: Case, resolution: str, summary: str, *, actor: User, now: date
             raise DeskError("resolution", _("Unknown resolution %(resolution)s."),
                             resolution=resolution)
         summary = _require_text(summary, _("a summary of the resolution"))
-        _append(case, EventType.RESOLVED, actor=actor, now=now, resolution=resolution,
-                data={"summary": summary})
+        event = _append(case, EventType.RESOLVED, actor=actor, now=now,
+                        resolution=resolution, data={"summary": summary})
         case.status = Status.RESOLVED
         case.resolution = resolution
         case.resolution_summary = summary
         _save(case, now, "status", "resolution", "resolution_summary")
         refresh_sla(case, now)
+        notify.resolved(case, event, now=now)
 
 
 def reopen(case: Case, reason: str, *, actor: User, now: datetime) -> None:
@@ -533,10 +587,12 @@ def escalate(case: Case, reason: str, *, channel: str, actor: User, now: datetim
         level = next_escalation_level(case, policy, channel)
         escalation = Escalation.objects.create(case=case, level=level, reason=reason,
                                                channel=channel, raised_by=actor, raised_at=now)
-        _append(case, EventType.ESCALATED, actor=actor, now=now,
-                data={"escalation": escalation.pk, "level": level, "channel": channel})
+        event = _append(case, EventType.ESCALATED, actor=actor, now=now,
+                        data={"escalation": escalation.pk, "level": level,
+                              "channel": channel})
         case.escalation_level = level
         _save(case, now, "escalation_level")
+        notify.escalation_raised(case, escalation, event, now=now)
     return escalation
 
 
@@ -556,9 +612,10 @@ def acknowledge_escalation(escalation: Escalation, *, actor: User, now: datetime
         escalation.acknowledged_by = actor
         escalation.acknowledged_at = now
         escalation.save(update_fields=["acknowledged_by", "acknowledged_at"])
-        _append(case, EventType.ESCALATION_ACKNOWLEDGED, actor=actor, now=now,
-                data={"escalation": escalation.pk, "level": escalation.level})
+        event = _append(case, EventType.ESCALATION_ACKNOWLEDGED, actor=actor, now=now,
+                        data={"escalation": escalation.pk, "level": escalation.level})
         _save(case, now)
+        notify.escalation_acknowledged(case, escalation, event, now=now)
 
 
 # ------------------------------------------------------------- attachments

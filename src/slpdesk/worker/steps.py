@@ -1,0 +1,258 @@
+"""The worker's steps. Each does one small piece of work and says whether it did any:
+``handle_one_…(now, ctx) -> bool``.
+
+* :func:`handle_one_outbox` - send one waiting e-mail (urgent ones first).
+* :func:`handle_one_sla_event` - act on one case whose SLA moment has come: a
+  clock at risk or breached, a status update owed soon or overdue.
+* :func:`handle_one_recompute_batch` - recompute up to 100 cases a calendar
+  change handed to the worker (:func:`slpdesk.desk.services.request_recompute`).
+
+A step that fails on a row pushes that row ahead instead of failing again at
+once: a mail waits ``outbound.backoff(attempts)`` (1 min doubling to 1 h, given
+up after two days), a case waits :data:`SLA_RETRY`. Database errors are not
+caught here: the loop (:mod:`.loop`) reconnects and goes on.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import sys
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import TextIO
+
+from django.conf import settings
+from django.db import IntegrityError, InterfaceError, OperationalError, transaction
+
+from slpdesk.desk import services
+from slpdesk.desk.models import CalendarClosure, Case, Claimable, Outbox, SlaNotice
+from slpdesk.mail import notifications, outbound
+from slpdesk.mail.transport import SendError
+from slpdesk.sla import SlaState
+
+from . import claims
+from .schedule import CLOCKS, NOTICE_KINDS
+
+#: How long a claimed row is ours. Far longer than one step: an SMTP conversation
+#: times out after 30 s (``timeout=`` in SLPDESK_EMAIL_URL, 120 s at most).
+LEASE = timedelta(minutes=5)
+#: A case whose SLA step raised is looked at again this much later.
+SLA_RETRY = timedelta(minutes=10)
+#: Cases recomputed by one step after a calendar change.
+RECOMPUTE_BATCH = 100
+
+
+def default_name() -> str:
+    """``host:pid``: unique among the workers sharing a database."""
+    return f"{socket.gethostname()}:{os.getpid()}"[:100]
+
+
+@dataclass
+class Context:
+    """Who is working (the name claims carry), for how long a claim holds, where
+    to report, and marks to write again once the database is back."""
+
+    name: str = field(default_factory=default_name)
+    lease: timedelta = LEASE
+    out: TextIO | None = None
+    err: TextIO | None = None
+    #: Writes that failed because the database went away after the work was done
+    #: (a mail sent, not yet marked sent): the loop retries them first.
+    unfinished: list[Callable[[], object]] = field(default_factory=list)
+
+    def say(self, text: str) -> None:
+        print(f"slpdesk worker: {text}", file=self.out or sys.stdout, flush=True)
+
+    def warn(self, text: str, *, trace: bool = False) -> None:
+        stream = self.err or sys.stderr
+        print(f"slpdesk worker: {text}", file=stream, flush=True)
+        if trace:
+            traceback.print_exc(file=stream)
+
+
+_DEFAULT = Context()
+
+
+# ------------------------------------------------------------------ outbox
+def handle_one_outbox(now: datetime, ctx: Context | None = None) -> bool:
+    """Send one waiting e-mail; temporary failures wait and retry, permanent ones
+    (and mails still undelivered after two days) are marked failed for agents."""
+    ctx = ctx or _DEFAULT
+    qs = Outbox.objects.due(now).order_by("-urgent", "next_attempt_at", "pk")
+    row = claims.claim_next(qs, now=now, lease=ctx.lease, name=ctx.name)
+    if row is None:
+        return False
+    delivered = []
+    try:
+        _send(row, now, ctx, delivered)
+    except (OperationalError, InterfaceError):
+        # The database went away while we held the row. Once it is back: a mail that
+        # went out is marked sent (never sent twice); one that did not is let go at
+        # once instead of when the lease ends.
+        if delivered:
+            ctx.unfinished.append(lambda: claims.finish(
+                row, name=ctx.name, now=now, state=Claimable.State.DONE))
+        else:
+            ctx.unfinished.append(lambda: claims.release(row, name=ctx.name))
+        raise
+    return True
+
+
+def _send(row: Outbox, now: datetime, ctx: Context, delivered: list) -> None:
+    reason = outbound.reason_not_to_send(row)
+    if reason:
+        claims.finish(row, name=ctx.name, now=now, state=Claimable.State.DONE,
+                      error=f"not sent: {reason}")
+        ctx.say(f"mail {row.message_id} not sent: {reason}")
+        return
+    try:
+        where = outbound.deliver(row)
+    except SendError as exc:
+        attempts = row.attempts + 1
+        if exc.permanent or now - row.created_at >= outbound.GIVE_UP_AFTER:
+            error = str(exc) if exc.permanent else f"gave up after {attempts} attempts: {exc}"
+            claims.finish(row, name=ctx.name, now=now, state=Claimable.State.FAILED,
+                          error=error)
+            ctx.warn(f"mail to {row.to_address} failed ({row.message_id}): {error}")
+        else:
+            delay = outbound.backoff(attempts)
+            claims.retry_later(row, name=ctx.name, now=now, delay=delay, error=str(exc))
+            ctx.warn(f"mail to {row.to_address} not sent yet (attempt {attempts}): {exc}; "
+                     f"next try in {int(delay.total_seconds())} s")
+        return
+    except Exception as exc:  # a bug or bad data: this row waits, the loop goes on
+        if _is_database_error(exc):
+            raise
+        error = f"{type(exc).__name__}: {exc}"
+        if now - row.created_at >= outbound.GIVE_UP_AFTER:
+            claims.finish(row, name=ctx.name, now=now, state=Claimable.State.FAILED,
+                          error=f"gave up after {row.attempts + 1} attempts: {error}")
+        else:
+            claims.retry_later(row, name=ctx.name, now=now,
+                               delay=outbound.backoff(row.attempts + 1), error=error)
+        ctx.warn(f"mail {row.message_id} raised {error}", trace=True)
+        return
+    delivered.append(where)
+    claims.finish(row, name=ctx.name, now=now, state=Claimable.State.DONE)
+    if settings.SLPDESK_EMAIL is None:
+        ctx.say(f"mail to {row.to_address}: {row.subject} (not sent: SLPDESK_EMAIL_URL is "
+                f"unset; kept in {where})")
+    else:
+        ctx.say(f"mail to {row.to_address} sent: {row.subject}")
+
+
+def _is_database_error(exc: BaseException) -> bool:
+    return isinstance(exc, OperationalError | InterfaceError)
+
+
+# ------------------------------------------------------------------ SLA
+def handle_one_sla_event(now: datetime, ctx: Context | None = None) -> bool:
+    """Act on the case whose SLA moment came first (``next_sla_event_at`` ≤ now)."""
+    ctx = ctx or _DEFAULT
+    pks = claims.claim_cases(Case.objects.all(), now=now, lease=ctx.lease, limit=1)
+    if not pks:
+        return False
+    _process(pks[0], now, ctx, {})
+    return True
+
+
+def handle_one_recompute_batch(now: datetime, ctx: Context | None = None, *,
+                               size: int = RECOMPUTE_BATCH) -> bool:
+    """Recompute up to ``size`` cases whose SLA columns a calendar change marked not
+    current (``sla_computed_at`` empty), reading each calendar's closures once."""
+    ctx = ctx or _DEFAULT
+    pks = claims.claim_cases(Case.objects.filter(sla_computed_at__isnull=True), now=now,
+                             lease=ctx.lease, limit=size)
+    closed: dict[str, list] = {}
+    for n, pk in enumerate(pks):
+        try:
+            _process(pk, now, ctx, closed)
+        except (OperationalError, InterfaceError):
+            for rest in pks[n + 1:]:  # (the one that failed is let go by _process)
+                ctx.unfinished.append(_releaser(rest, now, ctx))
+            raise
+    return bool(pks)
+
+
+def _releaser(pk: int, now: datetime, ctx: Context) -> Callable[[], object]:
+    """Let a claimed case go (when the database is back after failing us)."""
+    return lambda: Case.objects.filter(pk=pk, next_sla_event_at=now + ctx.lease).update(
+        next_sla_event_at=now)
+
+
+def _process(pk: int, now: datetime, ctx: Context, closed: dict[str, list]) -> None:
+    try:
+        case, fired = process_case(pk, now, closed)
+    except Case.DoesNotExist:
+        return
+    except Exception as exc:
+        if _is_database_error(exc):
+            ctx.unfinished.append(_releaser(pk, now, ctx))
+            raise
+        Case.objects.filter(pk=pk).update(next_sla_event_at=now + SLA_RETRY)
+        ctx.warn(f"case {pk}: {type(exc).__name__}: {exc}; looked at again in "
+                 f"{int(SLA_RETRY.total_seconds())} s", trace=True)
+        return
+    for notice in fired:
+        ctx.say(f"{case.number}: {notice.kind} ({notice.clock}, due "
+                f"{notice.due.isoformat()})")
+
+
+def process_case(pk: int, now: datetime, closed: dict[str, list] | None = None
+                 ) -> tuple[Case, list[SlaNotice]]:
+    """Recompute one claimed case at ``now``, record and announce the SLA moments
+    that have come, and store when it next needs the worker - one transaction."""
+    closed = {} if closed is None else closed
+    with transaction.atomic():
+        # The row alone: on PostgreSQL a join read with FOR UPDATE may pair the row as
+        # it is once the lock is ours with joined rows from before (an assignee id
+        # without its user), so related rows are read after the lock.
+        case = Case.objects.select_for_update().get(pk=pk)
+        # Another machine's clock may be a little behind the case's last change.
+        at = max(now, case.updated_at)
+        if case.calendar not in closed:
+            closed[case.calendar] = CalendarClosure.dates(case.calendar)
+        state = services.refresh_sla(case, at, closed[case.calendar])
+        fired = fire_notices(case, state, at)
+        next_at = services.next_sla_event(case, state, closed[case.calendar]) if fired \
+            else case.next_sla_event_at
+        if next_at is not None and next_at <= at:
+            # Nothing left to fire at this instant: never spin on the same case.
+            next_at = at + timedelta(seconds=1)
+        if next_at != case.next_sla_event_at:
+            case.next_sla_event_at = next_at
+            case.save(update_fields=["next_sla_event_at"])
+    return case, fired
+
+
+def fire_notices(case: Case, state: SlaState, now: datetime) -> list[SlaNotice]:
+    """Record each SLA moment that has come and is not recorded yet (once per case,
+    kind, clock and due time, even with racing workers) and write its mails."""
+    fired = []
+    for name in CLOCKS:
+        clock = getattr(state, name)
+        if not clock.is_live or clock.due is None:
+            continue
+        warn, breach = NOTICE_KINDS[name]
+        if clock.state == "breached":
+            kind = breach
+        elif clock.state == "at_risk":
+            kind = warn
+        else:
+            continue
+        done = SlaNotice.objects.filter(case=case, clock=name, due=clock.due,
+                                        kind__in=(kind, breach)).exists()
+        if done:
+            continue
+        try:
+            with transaction.atomic():
+                notice = SlaNotice.objects.create(case=case, kind=kind, clock=name,
+                                                  due=clock.due, fired_at=now)
+        except IntegrityError:  # another worker recorded it a moment ago
+            continue
+        notifications.sla_notice(case, notice, clock, now=now)
+        fired.append(notice)
+    return fired
