@@ -2,7 +2,7 @@
 policy versions, calendar closures and users. Cases are shown read-only: their
 state changes only through :mod:`slpdesk.desk.services`."""
 
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -13,8 +13,10 @@ from .models import (
     CalendarClosure,
     Case,
     Escalation,
+    InboundMessage,
     Organisation,
     PolicyVersion,
+    ProgramUpdate,
     Release,
     Site,
     User,
@@ -125,3 +127,61 @@ class EscalationAdmin(ReadOnlyAdmin):
     list_filter = ["level"]
     list_select_related = ["case", "raised_by", "acknowledged_by"]
 
+
+
+@admin.register(ProgramUpdate)
+class ProgramUpdateAdmin(admin.ModelAdmin):
+    """Program updates (U1). Publishing (which e-mails the technical contacts, U2) is an
+    action here and a button in the console; a published update is read-only."""
+
+    list_display = ["name", "released", "kind", "security", "published_at"]
+    list_filter = ["kind", "security"]
+    search_fields = ["name"]
+    filter_horizontal = ["applies_to"]
+    readonly_fields = ["published_at", "published_by"]
+    actions = ["publish"]
+
+    def has_change_permission(self, request, obj=None):
+        if obj is not None and obj.published_at is not None:
+            return False
+        return super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        if obj is not None and obj.published_at is not None:
+            return False
+        return super().has_delete_permission(request, obj)
+
+    @admin.action(description=_("Publish and notify the technical contacts"))
+    def publish(self, request, queryset):
+        from . import publishing
+
+        now = timezone.now()
+        for update in queryset.order_by("released", "pk"):
+            try:
+                told = publishing.publish_update(update, actor=request.user, now=now)
+            except services.DeskError as err:
+                self.message_user(request, f"{update.name}: {err}", messages.ERROR)
+            else:
+                self.message_user(request, _("%(name)s is published; %(count)d technical "
+                                             "contacts are told.") % {
+                    "name": update.name, "count": told}, messages.SUCCESS)
+
+
+@admin.register(InboundMessage)
+class InboundMessageAdmin(admin.ModelAdmin):
+    """Incoming e-mail, read-only: agents settle held messages in the console."""
+
+    list_display = ["created_at", "sender", "subject", "state", "outcome", "case"]
+    list_filter = ["state", "outcome"]
+    search_fields = ["sender", "subject", "message_id"]
+    list_select_related = ["case"]
+    exclude = ["raw"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

@@ -762,6 +762,9 @@ class InboundMessage(Claimable):
         BAD_TOKEN = "bad_token", _("Bad or foreign reply token")
         BROKEN = "broken", _("Could not be read")
         DUPLICATE = "duplicate", _("Duplicate")
+        AUTO_REPLY = "auto_reply", _("Automatic reply")
+        REFUSED = "refused", _("Refused by the desk")
+        DISMISSED = "dismissed", _("Dismissed by an agent")
 
     message_id = models.CharField(_("Message-ID"), max_length=255, unique=True)
     raw = models.BinaryField(_("message (RFC 822)"))
@@ -772,6 +775,11 @@ class InboundMessage(Claimable):
     case = models.ForeignKey(Case, models.SET_NULL, null=True, blank=True,
                              related_name="inbound", verbose_name=_("case"))
     flags = models.JSONField(_("problems found"), default=list, blank=True)
+    # The agent who settled a held message from the console (attached, opened a case,
+    # dismissed); null when the worker settled it by itself.
+    handled_by = models.ForeignKey(settings.AUTH_USER_MODEL, models.SET_NULL, null=True,
+                                   blank=True, related_name="+",
+                                   verbose_name=_("handled by"))
 
     class Meta:
         verbose_name = _("incoming e-mail")

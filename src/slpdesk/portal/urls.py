@@ -1,12 +1,13 @@
 from django.urls import path
 
-from . import views
+from . import updates_views, views
 
 app_name = "portal"
 urlpatterns = [
     path("", views.home, name="home"),
     path("cases/", views.cases, name="cases"),
     path("cases/new/", views.new_case, name="new_case"),
+    path("updates/", updates_views.updates, name="updates"),
     path("cases/<str:number>/", views.case_detail, name="case"),
     # POST only: the forms on the case page.
     path("cases/<str:number>/reply/", views.reply, name="reply"),
