@@ -1,0 +1,77 @@
+"""The reports in a real browser: the compliance report draws its charts (with their
+text alternatives), a figure leads to its cases, the live board, the simulator, and
+the charts in Swedish."""
+
+import re
+
+from playwright.sync_api import expect
+
+from browser.conftest import log_in, screenshot
+from slpdesk.desk.models import Case
+from slpdesk.sla import shipped_policy_text
+
+
+def _chart_boxes(page) -> list[dict]:
+    charts = page.locator("svg.chart[role=img]")
+    expect(charts).to_have_count(3)
+    return [charts.nth(k).bounding_box() for k in range(3)]
+
+
+def test_a_manager_reads_the_report_and_follows_a_figure_to_its_cases(page, live_server,
+                                                                      demo):
+    log_in(page, live_server, "david.miller")  # a manager, in English, New York time
+    page.get_by_role("link", name="Reports", exact=True).click()
+    expect(page.get_by_role("heading", name="Compliance report")).to_be_visible()
+    expect(page.get_by_role("img", name="Compliance over time, by priority")).to_be_visible()
+    expect(page.get_by_role("img", name="Breaches by organisation")).to_be_visible()
+    expect(page.get_by_role("img", name=re.compile("first response against the target"))
+           ).to_be_visible()
+    for box in _chart_boxes(page):  # drawn, and at a readable size
+        assert box["width"] > 400 and box["height"] > 120
+    # The chart's numbers as a table, for those who cannot see it.
+    figure = page.locator("figure.chart").last
+    figure.get_by_text("The numbers as a table").click()
+    expect(figure.locator("table")).to_be_visible()
+    screenshot(page, "reports-compliance")
+
+    # The P2 row's case count leads to exactly those cases.
+    p2 = page.locator("table#by-priority tr[data-key=P2]")
+    count = int(p2.locator("td.num").first.inner_text())
+    p2.locator("td.num a").first.click()
+    expect(page.get_by_role("heading", name="Cases behind a figure")).to_be_visible()
+    expect(page.locator("#report-cases tbody tr")).to_have_count(count)
+    first = page.locator("#report-cases tbody tr a").first
+    number = first.inner_text()
+    first.click()
+    expect(page).to_have_url(re.compile(rf"/console/cases/{number}/$"))
+
+
+def test_the_live_board_refreshes_itself(page, live_server, demo):
+    log_in(page, live_server, "david.miller")
+    page.goto(f"{live_server.url}/reports/board/")
+    expect(page.get_by_role("heading", name="Live board")).to_be_visible()
+    expect(page.locator("meta[http-equiv=refresh]")).to_have_attribute("content", "60")
+    breached = Case.objects.filter(response_state="breached", response_stopped__isnull=True)
+    if breached.exists():
+        expect(page.locator("section").filter(has=page.locator("#breached"))
+               .get_by_role("link", name=breached.first().number)).to_be_visible()
+    screenshot(page, "reports-board")
+
+
+def test_a_supervisor_simulates_a_draft_in_swedish(page, live_server, demo):
+    log_in(page, live_server, "sofia.berg")  # Swedish, Stockholm time
+    page.goto(f"{live_server.url}/reports/")
+    expect(page.locator("html")).to_have_attribute("lang", "sv")
+    _chart_boxes(page)
+    months = page.locator("#by-month tbody th").all_inner_texts()
+    assert months and all(re.search(r"\b(januari|februari|mars|april|maj|juni|juli|augusti|"
+                                     r"september|oktober|november|december) \d{4}", m)
+                          for m in months), months
+    page.goto(f"{live_server.url}/reports/simulate/")
+    text = shipped_policy_text().replace('version = "1"', 'version = "2"')
+    p1 = text.index("[priorities.P1]")
+    text = text[:p1] + text[p1:].replace('response = "2h"', 'response = "30m"', 1)
+    page.locator("textarea[name=text]").fill(text)
+    page.locator("form#simulate button[type=submit]").first.click()
+    expect(page.locator("table#comparison")).to_be_visible()
+    screenshot(page, "reports-simulate-sv")
