@@ -1,0 +1,74 @@
+"""Per-token rate limits: ``SLPDESK_API_RATE`` (``120/m``), counted in fixed windows
+in the database, so that every web process on every machine counts against the
+same limit (no cache server needed; the embedded SQLite default works as it is).
+
+:func:`parse_rate` is Django-free: the settings module calls it at start-up, so a
+bad value stops the process with a message naming the variable.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from datetime import datetime
+from functools import lru_cache
+from typing import NamedTuple
+
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+_RATE_RE = re.compile(r"([1-9][0-9]{0,8})/([smhd])")
+
+
+class Rate(NamedTuple):
+    requests: int
+    seconds: int
+
+
+@lru_cache(maxsize=16)
+def parse_rate(text: str) -> Rate | None:
+    """``N/s``, ``N/m``, ``N/h`` or ``N/d`` (N from 1), or ``off`` for no limit.
+
+    Strict: no spaces inside, no other units, no zero; raises ValueError naming
+    what is wrong.
+    """
+    if not isinstance(text, str):
+        raise ValueError(f"{text!r} is not a rate")
+    value = text.strip()
+    if value == "off":
+        return None
+    match = _RATE_RE.fullmatch(value)
+    if match is None:
+        raise ValueError(f"{text!r} is not a rate (use N/s, N/m, N/h or N/d, e.g. 120/m, "
+                         "or off)")
+    return Rate(int(match[1]), _UNITS[match[2]])
+
+
+class Verdict(NamedTuple):
+    allowed: bool
+    limit: int
+    remaining: int
+    retry_after: int  # seconds until the window ends (when refused)
+
+
+def hit(key: str, rate: Rate, now: datetime) -> Verdict:
+    """Count one request of ``key`` in the current window and say whether it is within
+    ``rate``. One atomic UPDATE per request; the row is created on first use."""
+    from django.db import IntegrityError, transaction
+    from django.db.models import Case, F, Value, When
+
+    from .models import RateLimitWindow
+
+    epoch = now.timestamp()
+    window = int(epoch // rate.seconds)
+    with transaction.atomic():
+        bump = {"count": Case(When(window=window, then=F("count") + 1), default=Value(1)),
+                "window": Value(window)}
+        if not RateLimitWindow.objects.filter(key=key).update(**bump):
+            try:
+                with transaction.atomic():
+                    RateLimitWindow.objects.create(key=key, window=window, count=1)
+            except IntegrityError:  # another process created it first
+                RateLimitWindow.objects.filter(key=key).update(**bump)
+        count = RateLimitWindow.objects.filter(key=key).values_list("count", flat=True).get()
+    retry_after = max(1, math.ceil((window + 1) * rate.seconds - epoch))
+    return Verdict(count <= rate.requests, rate.requests, max(0, rate.requests - count),
+                   retry_after)
