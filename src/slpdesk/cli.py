@@ -5,6 +5,11 @@
 ``slpdesk manage ...``  Django's management commands, as ``manage.py`` runs them
 ``slpdesk serve``       migrate, then serve the web application (waitress)
 ``slpdesk demo``        migrate, load the demo data once, print its log-ins, serve
+``slpdesk worker``      the background loop: e-mail out, SLA warnings, recomputes
+``slpdesk mail receive|serve``      e-mail in (an MTA pipe; an SMTP/LMTP listener)
+``slpdesk policy validate|diff|publish``  policy versions (V1-V2)
+``slpdesk policy simulate``  replay a period under a draft policy, side by side
+``slpdesk report``     the SLA compliance report of a period (text or JSON)
 
 The Django subcommands import Django only when they run (in
 :mod:`slpdesk.server`), so ``slpdesk sla`` stays quick and Django-free.
@@ -63,13 +68,15 @@ def _policy(path):
     return load_policy(path) if path else load_policy()
 
 
-def cmd_sla_due(args) -> dict:
-    policy = _policy(args.policy)
-    tz = get_zone(args.tz)
-    prio = policy.priority(args.priority)
-    cal_name = args.calendar or policy.default_calendar
-    cal = calendar_for(policy, cal_name, args.tz)
-    received = parse_instant(args.received, tz, "--received")
+def sla_due(policy, *, priority: str, received: str, time_zone: str,
+            calendar: str | None = None, received_name: str = "received") -> dict:
+    """The deadlines of a case received at ``received`` (``slpdesk sla due``, and the
+    API's ``POST /api/v1/sla/due``); errors name the input ``received_name``."""
+    tz = get_zone(time_zone)
+    prio = policy.priority(priority)
+    cal_name = calendar or policy.default_calendar
+    cal = calendar_for(policy, cal_name, time_zone)
+    received_at = parse_instant(received, tz, received_name)
 
     def iso(dt):
         return dt.astimezone(tz).isoformat()
@@ -77,15 +84,20 @@ def cmd_sla_due(args) -> dict:
     return {
         "priority": prio.code,
         "calendar": cal_name,
-        "time_zone": args.tz,
-        "received": iso(received),
-        "clock_starts": iso(cal.next_open(received)),
-        "response_due": iso(cal.add(received, policy.target_seconds(prio.code, "response",
-                                                                    cal_name))),
-        "resolution_due": iso(cal.add(received, policy.target_seconds(prio.code, "resolution",
-                                                                      cal_name))),
+        "time_zone": time_zone,
+        "received": iso(received_at),
+        "clock_starts": iso(cal.next_open(received_at)),
+        "response_due": iso(cal.add(received_at, policy.target_seconds(prio.code, "response",
+                                                                       cal_name))),
+        "resolution_due": iso(cal.add(received_at, policy.target_seconds(
+            prio.code, "resolution", cal_name))),
         "update_interval_seconds": policy.target_seconds(prio.code, "update_interval", cal_name),
     }
+
+
+def cmd_sla_due(args) -> dict:
+    return sla_due(_policy(args.policy), priority=args.priority, received=args.received,
+                   time_zone=args.tz, calendar=args.calendar, received_name="--received")
 
 
 def read_replay_input(text: str):
@@ -94,6 +106,12 @@ def read_replay_input(text: str):
         doc = json.loads(text)
     except (ValueError, RecursionError) as exc:  # JSONDecodeError is a ValueError
         raise UsageError(f"malformed JSON: {str(exc) or type(exc).__name__}") from None
+    return parse_replay_document(doc)
+
+
+def parse_replay_document(doc):
+    """The parts of a replay document (already parsed from JSON): ``(time_zone, tz,
+    calendar, now, events)``; raises UsageError naming what is wrong."""
     if not isinstance(doc, dict):
         raise UsageError("input must be a JSON object")
     for key in ("time_zone", "now", "events"):
@@ -141,7 +159,13 @@ def cmd_sla_replay(args) -> dict:
                 text = fh.read()
         except (OSError, UnicodeDecodeError) as exc:
             raise UsageError(f"{args.file}: cannot read: {exc}") from None
-    zone, tz, cal_name, now, events = read_replay_input(text)
+    return sla_replay(policy, read_replay_input(text))
+
+
+def sla_replay(policy, parsed) -> dict:
+    """The SLA state of a case from a parsed replay document (``slpdesk sla replay``,
+    and the API's ``POST /api/v1/sla/replay``)."""
+    zone, tz, cal_name, now, events = parsed
     cal_name = cal_name or policy.default_calendar
     cal = calendar_for(policy, cal_name, zone)
     return replay(events, policy, cal, now, cal_name).as_dict(tz)
@@ -187,6 +211,208 @@ def cmd_demo(args) -> int:
     if not args.no_serve:
         _serve(server, "127.0.0.1", args.port)
     return 0
+
+
+# --------------------------------------------------------------------- mail in
+EX_DATAERR = 65   # sysexits: the message cannot be taken (an MTA bounces it)
+EX_TEMPFAIL = 75  # sysexits: try again later (an MTA keeps the message and retries)
+
+
+def _read_stdin_bytes(limit: int) -> bytes | None:
+    """Standard input up to ``limit`` bytes; None (the rest read and dropped) when it
+    is longer, so the MTA never blocks on a pipe we stopped reading."""
+    chunks, size = [], 0
+    stream = sys.stdin.buffer
+    while True:
+        chunk = stream.read(65536)
+        if not chunk:
+            break
+        size += len(chunk)
+        if size <= limit:
+            chunks.append(chunk)
+    return b"".join(chunks) if size <= limit else None
+
+
+def cmd_mail_receive(args) -> int:
+    """One RFC 822 message on standard input, stored durably before exit 0."""
+    try:
+        _django_ready()
+    except UsageError as exc:  # a configuration problem: let the MTA retry meanwhile
+        print(f"slpdesk: error: {exc}", file=sys.stderr)
+        return EX_TEMPFAIL
+    from django.db import DatabaseError
+    from django.utils import timezone
+
+    from slpdesk.mail import inbound
+
+    limit = inbound.max_message_bytes()
+    data = _read_stdin_bytes(limit)
+    if data is None:
+        print(f"slpdesk: error: the message is larger than {limit} bytes", file=sys.stderr)
+        return EX_DATAERR
+    if not data.strip():
+        print("slpdesk: error: no message on standard input", file=sys.stderr)
+        return EX_DATAERR
+    try:
+        row, created = inbound.store(data, now=timezone.now(), envelope_to=args.recipient)
+    except DatabaseError as exc:
+        print(f"slpdesk: error: the message cannot be stored now ({exc}); try again later"
+              .replace("\n", " "), file=sys.stderr)
+        return EX_TEMPFAIL
+    print(f"slpdesk: stored as {row.pk}" if created else f"slpdesk: already stored as {row.pk}")
+    if created and not args.no_process:
+        try:  # stored already: anything going wrong here is left to the worker
+            inbound.handle_one_inbound(timezone.now(), pk=row.pk)
+        except Exception as exc:  # noqa: BLE001
+            print(f"slpdesk: the worker will process it ({type(exc).__name__})",
+                  file=sys.stderr)
+    return 0
+
+
+def cmd_mail_serve(args) -> int:
+    _django_ready()
+    from slpdesk.mail import smtpserver
+
+    try:
+        smtpserver.serve(args.host, args.port, lmtp=args.lmtp, max_bytes=args.max_bytes)
+    except OSError as exc:
+        raise UsageError(f"cannot listen on {args.host}:{args.port}: {exc}") from None
+    return 0
+
+
+# ------------------------------------------------------------ policy versions
+def cmd_policy_validate(args) -> dict:
+    policy = load_policy(args.file)
+    return {
+        "valid": True,
+        "policy": policy.id,
+        "version": policy.version,
+        "vendor": policy.vendor,
+        "notice_days": policy.notice_days,
+        "supported_releases": policy.supported_releases,
+        "priorities": {code: {"response": str(p.response), "resolution": str(p.resolution),
+                              "update_interval": str(p.update_interval)}
+                       for code, p in policy.priorities.items()},
+        "calendars": list(policy.calendars),
+        "escalation_levels": len(policy.escalation_levels),
+    }
+
+
+def cmd_policy_diff(args) -> int:
+    new = load_policy(args.file)
+    _django_ready()
+    from slpdesk.desk.publishing import describe_changes
+
+    if args.against == "current":
+        from django.db import DatabaseError
+        from django.utils import timezone
+
+        from slpdesk.desk.models import PolicyVersion
+
+        try:
+            version = PolicyVersion.objects.in_force(timezone.now())
+        except DatabaseError as exc:
+            raise UsageError(f"cannot read the policy in force: {exc}") from None
+        old, label = version.load(), f"{version.policy_id} {version.version} (in force)"
+    else:
+        old = load_policy(args.against)
+        label = f"{old.id} {old.version} ({args.against})"
+    changes = describe_changes(old, new, args.lang)
+    print(f"{label} -> {new.id} {new.version} ({args.file})")
+    for line in changes or ["No differences."]:
+        print(f"- {line}")
+    return 0
+
+
+def cmd_policy_publish(args) -> dict:
+    from datetime import date
+
+    try:
+        effective = date.fromisoformat(args.effective)
+    except ValueError:
+        raise UsageError(f"--effective: {args.effective!r} is not a date (2026-09-01)") from None
+    try:
+        with open(args.file, encoding="utf-8") as fh:
+            text = fh.read()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UsageError(f"{args.file}: cannot read: {exc}") from None
+    _django_ready()
+    from django.utils import timezone
+
+    from slpdesk.desk.models import User
+    from slpdesk.desk.publishing import effective_from, publish_policy
+    from slpdesk.desk.services import DeskError
+
+    now = parse_instant(args.now, UTC, "--now") if args.now else timezone.now()
+    actor = None
+    if args.by:
+        actor = User.objects.filter(username=args.by).first()
+        if actor is None:
+            raise UsageError(f"--by: no user {args.by!r}")
+    try:
+        version = publish_policy(text, effective_at=effective_from(effective), actor=actor,
+                                 now=now)
+    except DeskError as err:
+        raise UsageError(str(err)) from None
+    return {
+        "published": f"{version.policy_id} {version.version}",
+        "published_at": version.published_at.isoformat(),
+        "effective_at": version.effective_at.isoformat(),
+        "changes": [c.get("en", "") if isinstance(c, dict) else c for c in version.changes],
+    }
+
+
+# ------------------------------------------------------------------- reports
+def _reports_command(name: str, args) -> int:
+    _django_ready()
+    from .reports import commands
+
+    try:
+        return getattr(commands, name)(args)
+    except commands.CommandError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def cmd_report(args) -> int:
+    return _reports_command("run_report", args)
+
+
+def cmd_policy_simulate(args) -> int:
+    return _reports_command("run_simulate", args)
+
+
+def _add_period_arguments(parser) -> None:
+    parser.add_argument("--from", dest="first", required=True,
+                        help="first day (2026-07-01), by when cases were received")
+    parser.add_argument("--to", dest="last", required=True, help="last day, included")
+    parser.add_argument("--tz", default="UTC",
+                        help="IANA zone the days and months are taken in (default: UTC)")
+    parser.add_argument("--format", choices=["text", "json"], default="text",
+                        help="text (default) or json")
+    parser.add_argument("--progress", action="store_true",
+                        help="show a progress bar on standard error even when it is not "
+                        "a terminal")
+
+
+def cmd_worker(args) -> int:
+    _django_ready()
+    from slpdesk.worker.loop import Worker
+    from slpdesk.worker.steps import Context
+
+    ctx = Context(name=args.name[:100]) if args.name else Context()
+    worker = Worker(poll=args.poll, ctx=ctx)
+    worker.install_signal_handlers()
+    return worker.run(once=args.once)
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not 0.01 <= value <= 3600:
+        raise argparse.ArgumentTypeError(f"{value:g} is out of range (0.01-3600 seconds)")
+    return value
 
 
 def _port(text: str) -> int:
@@ -238,9 +464,66 @@ def build_parser() -> argparse.ArgumentParser:
                       help="load the demo data and print the log-ins, then exit")
     demo.set_defaults(func=cmd_demo)
 
+    wrk = sub.add_parser("worker", help="the background loop: send e-mail, warn of SLA "
+                         "moments, recompute after calendar changes (SIGTERM: finish the "
+                         "step, exit 0)")
+    wrk.add_argument("--poll", type=_seconds, default=2.0,
+                     help="seconds to sleep when there is nothing to do (default: 2)")
+    wrk.add_argument("--once", action="store_true",
+                     help="work until there is nothing left to do, then exit (cron, tests)")
+    wrk.add_argument("--name", default=None,
+                     help="this worker's name in claims and heartbeats (default: host:pid)")
+    wrk.set_defaults(func=cmd_worker)
+
     # Policy versions (V1-V2): validate, diff, publish (worker issue), simulate (reports).
     pol = sub.add_parser("policy", help="check, compare, publish and simulate policy versions")
-    pol.add_subparsers(dest="policy_command", required=True, parser_class=_Parser)
+    pol_sub = pol.add_subparsers(dest="policy_command", required=True, parser_class=_Parser)
+    val = pol_sub.add_parser("validate", help="check a policy file; a summary, or the errors")
+    val.add_argument("file", help="a policy TOML file")
+    val.set_defaults(func=cmd_policy_validate)
+    dif = pol_sub.add_parser("diff", help="what a policy file changes, in words")
+    dif.add_argument("file", help="the new policy TOML file")
+    dif.add_argument("--against", default="current",
+                     help="the policy file to compare with, or 'current' (the version in "
+                     "force; the default)")
+    dif.add_argument("--lang", default="en", choices=["en", "sv"], help="language (en)")
+    dif.set_defaults(func=cmd_policy_diff)
+    pub = pol_sub.add_parser("publish", help="publish a new version (with at least the "
+                             "policy's notice) and send the written notice")
+    pub.add_argument("file", help="the new policy TOML file")
+    pub.add_argument("--effective", required=True, help="the date it takes effect (UTC)")
+    pub.add_argument("--now", default=None, help="publication time, ISO 8601 (default: now)")
+    pub.add_argument("--by", default=None, help="user name of the publisher (recorded)")
+    pub.set_defaults(func=cmd_policy_publish)
+    sim = pol_sub.add_parser("simulate", help="replay the cases of a period under a draft "
+                             "policy: today and the draft side by side, and the cases that "
+                             "would change")
+    sim.add_argument("file", help="the draft policy TOML file")
+    _add_period_arguments(sim)
+    sim.set_defaults(func=cmd_policy_simulate)
+
+    rpt = sub.add_parser("report", help="the SLA compliance report of a period (text or JSON)")
+    _add_period_arguments(rpt)
+    rpt.set_defaults(func=cmd_report)
+
+    # E-mail in: an MTA pipe, or a listener an MTA forwards to.
+    mail = sub.add_parser("mail", help="receive e-mail (MTA pipe or SMTP/LMTP listener)")
+    mail_sub = mail.add_subparsers(dest="mail_command", required=True, parser_class=_Parser)
+    rcv = mail_sub.add_parser("receive", help="store one RFC 822 message from standard input "
+                              "(exit 0 stored, 75 try again later, 65 refused)")
+    rcv.add_argument("--recipient", action="append", default=[],
+                     help="the envelope recipient (repeatable), e.g. Postfix's ${recipient}")
+    rcv.add_argument("--no-process", action="store_true",
+                     help="only store it; the worker processes it")
+    rcv.set_defaults(func=cmd_mail_receive)
+    msrv = mail_sub.add_parser("serve", help="an SMTP (or LMTP) listener for an MTA")
+    msrv.add_argument("--host", default="127.0.0.1", help="address (default: 127.0.0.1)")
+    msrv.add_argument("--port", type=_port, default=8025, help="port (default: 8025)")
+    msrv.add_argument("--lmtp", action="store_true", help="speak LMTP instead of SMTP")
+    msrv.add_argument("--max-bytes", type=int, default=None,
+                      help="largest message accepted (default: twice the attachment limit "
+                      "plus 1 MiB); larger ones get 552")
+    msrv.set_defaults(func=cmd_mail_serve)
     return parser
 
 

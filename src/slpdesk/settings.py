@@ -16,10 +16,15 @@ import contextlib
 import os
 import secrets
 import tempfile
+from email.utils import parseaddr
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
+
+from slpdesk.api.ratelimit import parse_rate as _parse_rate
+from slpdesk.mail.transport import parse_email_url
 
 _TRUE = ("1", "true", "yes", "on")
 _FALSE = ("0", "false", "no", "off")
@@ -56,6 +61,21 @@ def envint(name: str, default: int, *, minimum: int = 0) -> int:
     if number < minimum:
         raise ImproperlyConfigured(f"{name}={value!r} must be at least {minimum}")
     return number
+
+
+def envaddress(name: str, default: str, *, display_name: bool = True) -> str:
+    """The variable ``name`` as one e-mail address (``support@example.com``, or with
+    ``display_name`` also ``Support <support@example.com>``)."""
+    value = envstr(name, default)
+    shown, address = parseaddr(value)
+    local, _, domain = address.rpartition("@")
+    if (not local or not domain or "@" in local or any(c in value for c in "\r\n,;")
+            or any(c.isspace() for c in address) or (shown and not display_name)
+            or (not shown and value.strip("<>") != address)):
+        example = "support@example.com" + (" or 'Support <support@example.com>'"
+                                           if display_name else "")
+        raise ImproperlyConfigured(f"{name}={value!r} is not an e-mail address (e.g. {example})")
+    return value
 
 
 def default_data_dir() -> Path:
@@ -168,6 +188,10 @@ INSTALLED_APPS = [
     "slpdesk.web",
     "slpdesk.portal",
     "slpdesk.console",
+    "slpdesk.reports",  # compliance report, charts, exports, live board, policy simulator
+    "ninja",        # django-ninja: serves the API docs' Swagger UI from its own static files
+    "slpdesk.api",  # the REST API (/api/v1/) and personal API tokens
+    "slpdesk.mail",  # the e-mail templates (mail/*.txt, mail/*.html)
 ]
 AUTH_USER_MODEL = "desk.User"
 
@@ -243,3 +267,35 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 DATA_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
 FILE_UPLOAD_PERMISSIONS = 0o600
+
+# ------------------------------------------------------------------- REST API
+# Requests per API token: N/s, N/m, N/h or N/d, or "off". Counted in the database
+# (slpdesk.api.ratelimit), so every web process shares one limit; no cache server.
+SLPDESK_API_RATE = envstr("SLPDESK_API_RATE", "120/m")
+try:
+    _parse_rate(SLPDESK_API_RATE)
+except ValueError as exc:
+    raise ImproperlyConfigured(f"SLPDESK_API_RATE: {exc}") from None
+
+# ------------------------------------------------------------------ e-mail out
+# SLPDESK_EMAIL_URL: smtp://user:password@host:587?starttls=1 or smtps://...:465
+# (slpdesk.mail.transport); unset: mails are kept in DATA_DIR/mail as .eml files.
+try:
+    SLPDESK_EMAIL = parse_email_url(os.environ.get("SLPDESK_EMAIL_URL", ""))
+except ValueError as exc:
+    raise ImproperlyConfigured(f"SLPDESK_EMAIL_URL: {exc}") from None
+SLPDESK_MAIL_DIR = DATA_DIR / "mail"
+SLPDESK_EMAIL_FROM = envaddress("SLPDESK_EMAIL_FROM", "support@localhost")
+# The address replies go to; each mail carries support+<signed token>@domain.
+SLPDESK_REPLY_TO = envaddress("SLPDESK_REPLY_TO", parseaddr(SLPDESK_EMAIL_FROM)[1],
+                              display_name=False)
+if "+" in SLPDESK_REPLY_TO.partition("@")[0]:
+    raise ImproperlyConfigured(f"SLPDESK_REPLY_TO={SLPDESK_REPLY_TO!r}: the part before @ "
+                               "must not contain '+' (the reply token goes there)")
+# The desk's public address, for links in e-mails (https://support.example.com); unset:
+# mails carry no links.
+SLPDESK_SITE_URL = envstr("SLPDESK_SITE_URL", "").rstrip("/")
+if SLPDESK_SITE_URL and (urlsplit(SLPDESK_SITE_URL).scheme not in ("http", "https")
+                         or not urlsplit(SLPDESK_SITE_URL).netloc):
+    raise ImproperlyConfigured(f"SLPDESK_SITE_URL={SLPDESK_SITE_URL!r} is not an http(s) "
+                               "address (e.g. https://support.example.com)")

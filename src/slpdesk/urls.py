@@ -19,5 +19,7 @@ urlpatterns = [
     path("health/", web.health, name="health"),
     path("portal/", include("slpdesk.portal.urls")),
     path("console/", include("slpdesk.console.urls")),
+    path("reports/", include("slpdesk.reports.urls")),
     path("admin/", admin.site.urls),
+    path("", include("slpdesk.api.urls")),  # /api/v1/ and /preferences/api-tokens/
 ]

@@ -147,6 +147,33 @@ def number(w: World) -> dict:
     return {"number": w.case.number}
 
 
+def publisher(who: str) -> str:
+    """Managers and administrators publish updates and policy versions."""
+    if who == "anonymous":
+        return LOGIN
+    if who in CUSTOMERS:
+        return NOT_FOUND
+    return OK if who in ("manager", "admin") else FORBIDDEN
+
+
+def _update(w: World):
+    from slpdesk.desk.models import ProgramUpdate
+
+    update = ProgramUpdate.objects.create(name="SP1", released=timezone.now().date())
+    update.applies_to.set(Release.objects.filter(name="current"))
+    return update
+
+
+def _inbound(w: World):
+    from slpdesk.mail import inbound
+
+    raw = (b"From: stranger@elsewhere.example\r\nSubject: Hello\r\n"
+           b"Message-ID: <matrix@elsewhere.example>\r\n\r\nHi\r\n")
+    row, _ = inbound.store(raw, now=timezone.now())
+    inbound.handle_one_inbound(timezone.now(), pk=row.pk)  # held: unknown sender
+    return row
+
+
 # route name -> (method, url kwargs, POST data, expectation per principal)
 ROUTES = {
     "home": ("get", None, None, front_door),
@@ -166,6 +193,7 @@ ROUTES = {
     "portal:upload": ("post", number, lambda: {"files": _file()}, portal_page(True)),
     "portal:escalate": ("post", number, {"escalate-reason": "Slow"}, portal_page(True)),
     "portal:reopen": ("post", number, {"reopen-reason": "Back"}, portal_page(True)),
+    "portal:updates": ("get", None, None, portal_page(False)),
     "console:queue": ("get", None, None, console(work=False)),
     "console:escalations": ("get", None, None, console(work=False)),
     "console:calendars": ("get", None, None, console(work=False)),
@@ -188,6 +216,36 @@ ROUTES = {
     "console:upload": ("post", number, lambda: {"file": _file()}, console()),
     "console:acknowledge": ("post", lambda w: {"pk": w.escalation.pk}, {},
                             console(work=False)),
+    # Program updates, policy versions (managers and admins publish), held e-mail.
+    "console:updates": ("get", None, None, console(work=False)),
+    "console:publish_update": ("post", lambda w: {"pk": _update(w).pk}, {}, publisher),
+    "console:policy": ("get", None, None, console(work=False)),
+    "console:inbound": ("get", None, None, console(work=False)),
+    "console:inbound_detail": ("get", lambda w: {"pk": _inbound(w).pk}, None,
+                               console(work=False)),
+    "console:inbound_act": ("post", lambda w: {"pk": _inbound(w).pk, "action": "dismiss"},
+                            {}, console()),
+    "console:outbox": ("get", None, None, console(work=False)),
+    "console:outbox_retry": ("post", lambda w: {"pk": w.case.outbox.first().pk}, {},
+                             console()),
+    # The API's token pages (the API itself: API_ROUTES below).
+    "api_tokens": ("get", None, None, logged_in),
+    "api_token_revoke": ("post", lambda w: {"pk": _api_token(w, "own customer")[0].pk}, {},
+                         lambda who: {"anonymous": LOGIN, "own customer": OK}.get(
+                             who, NOT_FOUND)),
+    "api:openapi-json": ("get", None, None, everyone_ok),
+    "api:openapi-view": ("get", None, None, everyone_ok),
+    "api:api-root": ("get", None, None, lambda who: NOT_FOUND),  # django-ninja's: /api/v1/
+    # Reports: every staff role reads them; the simulator is for the leads (LEAD_ROLES).
+    "reports:report": ("get", None, None, console(work=False)),
+    "reports:cases": ("get", None, None, console(work=False)),
+    "reports:board": ("get", None, None, console(work=False)),
+    "reports:export": ("get", lambda w: {"what": "report", "fmt": "csv"}, None,
+                       console(work=False)),
+    "reports:export#cases": ("get", lambda w: {"what": "cases", "fmt": "xlsx"}, None,
+                             console(work=False)),
+    "reports:simulate": ("get", None, None, lambda who: {"anonymous": LOGIN}.get(
+        who, NOT_FOUND if who in CUSTOMERS or who == "agent" else OK)),
 }
 
 
@@ -208,7 +266,9 @@ def all_route_names() -> set[str]:
 
 def test_every_route_is_in_the_matrix():
     listed = {name.split("#")[0] for name in ROUTES}
-    assert all_route_names() == listed
+    # The API's operations are named after their operation ids (API_ROUTES).
+    operations = {f"api:{name.split('#')[0]}" for name in API_ROUTES}
+    assert {name for name in all_route_names() if name not in operations} == listed
 
 
 def _outcome(response) -> str:
@@ -266,3 +326,141 @@ def test_a_refused_customer_learns_nothing_from_the_404(world, client):
     assert theirs.status_code == missing.status_code == 404
     assert theirs.content == missing.content
 
+
+
+# ------------------------------------------------------------------ the API
+# Every operation of the OpenAPI document × every principal, with a personal API
+# token each; the expected HTTP status (2xx: OK). Another organisation's case or
+# file is a 404, like a missing one; a role that may not act on a case it sees
+# gets a 403; no token, a 401.
+def _api_token(w: World, who: str):
+    from slpdesk.api.models import ApiToken
+
+    return ApiToken.issue(w.users[who], f"{who} token", now=timezone.now())
+
+
+def api_expect(contact: str, other: str = NOT_FOUND, workers: str = OK,
+               executive: str | None = None):
+    """``contact``: what the case's own customer gets; ``other``: the other
+    organisations' people; ``workers``: agent, supervisor, manager, admin;
+    ``executive`` (default: as workers)."""
+    def expect(who: str) -> str:
+        if who == "anonymous":
+            return "401"
+        if who == "own customer":
+            return contact
+        if who in CUSTOMERS:
+            return other
+        if who == "executive":
+            return executive or workers
+        return workers
+    return expect
+
+
+API_READ = api_expect(OK)
+API_ANY = api_expect(OK, other=OK)
+API_PARTY = api_expect(OK, executive=FORBIDDEN)  # the customer's side and case workers
+API_WORK = api_expect(FORBIDDEN, executive=FORBIDDEN)
+
+
+def _case_url(tail: str = ""):
+    return lambda w: f"/api/v1/cases/{w.case.number}{tail}"
+
+
+def _open_body(w: World, who: str) -> dict:
+    body = {"site": w.case.site_id, "title": "Down", "proposed_priority": "P2"}
+    if w.users[who] is not None and w.users[who].role != Role.CUSTOMER:
+        body["contact"] = w.case.contact.username
+    return body
+
+
+# operation id -> (method, url, JSON body or None (a callable gets the world and the
+# principal), expectation per principal)
+API_ROUTES = {
+    "list_cases": ("get", lambda w: "/api/v1/cases", None, API_ANY),
+    "open_case": ("post", lambda w: "/api/v1/cases", _open_body,
+                  api_expect(OK, other="400", executive=FORBIDDEN)),  # 400: not their site
+    "get_case": ("get", _case_url(), None, API_READ),
+    "list_messages": ("get", _case_url("/messages"), None, API_READ),
+    "list_attachments": ("get", _case_url("/attachments"), None, API_READ),
+    "download_attachment": ("get", lambda w: f"/api/v1/cases/{w.case.number}/attachments/"
+                            f"{w.public_file.pk}", None, API_READ),
+    "download_attachment#internal": ("get", lambda w: f"/api/v1/cases/{w.case.number}/"
+                                     f"attachments/{w.internal_file.pk}", None,
+                                     api_expect(NOT_FOUND)),
+    "reply": ("post", _case_url("/reply"), {"body": "Hello"}, API_PARTY),
+    "upload_attachment": ("post", _case_url("/attachments"), "file", API_PARTY),
+    "escalate": ("post", _case_url("/escalate"), {"reason": "Slow"}, API_PARTY),
+    "reopen": ("post", _case_url("/reopen"), {"reason": "Back"},  # the case is not resolved
+               api_expect("409", workers="409", executive=FORBIDDEN)),
+    "add_note": ("post", _case_url("/notes"), {"body": "Note"}, api_expect(FORBIDDEN)),
+    "triage": ("post", _case_url("/triage"), {"priority": "P2"}, API_WORK),
+    "mark_information_complete": ("post", _case_url("/information-complete"), None,
+                                  api_expect(FORBIDDEN, workers="409",  # already complete
+                                             executive=FORBIDDEN)),
+    "request_information": ("post", _case_url("/request-information"), {"body": "Logs?"},
+                            API_WORK),
+    "assign": ("post", _case_url("/assign"), {"assignee": "sam"}, API_WORK),
+    "classify": ("post", _case_url("/classify"), {"kind": "bug", "defect_reference": "B-1"},
+                 API_WORK),
+    "resolve": ("post", _case_url("/resolve"), {"resolution": "fixed", "summary": "Done"},
+                API_WORK),
+    "exclude": ("post", _case_url("/exclude"), {"reason": "altered"}, API_WORK),
+    "list_organisations": ("get", lambda w: "/api/v1/organisations", None, API_ANY),
+    "get_organisation": ("get", lambda w: f"/api/v1/organisations/{w.case.organisation_id}",
+                         None, API_READ),
+    "list_sites": ("get", lambda w: "/api/v1/sites", None, API_ANY),
+    "list_releases": ("get", lambda w: "/api/v1/releases", None, API_ANY),
+    "list_updates": ("get", lambda w: "/api/v1/updates", None, API_ANY),
+    "sla_due": ("post", lambda w: "/api/v1/sla/due", {
+        "priority": "P1", "received": "2026-07-03T16:30", "time_zone": "America/New_York"},
+        API_ANY),
+    "sla_replay": ("post", lambda w: "/api/v1/sla/replay", {
+        "time_zone": "UTC", "now": "2026-07-06T12:00:00+00:00",
+        "events": [{"at": "2026-07-06T09:00:00+00:00", "type": "received", "priority": "P2"}]},
+        API_ANY),
+}
+
+
+def test_every_api_operation_is_in_the_matrix(client):
+    doc = client.get("/api/v1/openapi.json").json()
+    operations = {op["operationId"] for item in doc["paths"].values() for op in item.values()}
+    assert operations == {name.split("#")[0] for name in API_ROUTES}
+
+
+def _api_outcome(response) -> str:
+    code = response.status_code
+    if 200 <= code < 300:
+        return OK
+    return {404: NOT_FOUND, 403: FORBIDDEN}.get(code, str(code))
+
+
+@pytest.mark.parametrize("operation", sorted(API_ROUTES))
+def test_api_access_matrix(operation, world, client, settings):
+    settings.SLPDESK_API_RATE = "off"
+    method, url, body, expect = API_ROUTES[operation]
+    tokens = {who: _api_token(w=world, who=who)[1] for who, user in world.users.items()
+              if user is not None}
+    before = _fingerprint(world)
+    got, wanted = {}, {}
+    for who in world.users:
+        with transaction.atomic():
+            headers = {"HTTP_AUTHORIZATION": f"Bearer {tokens[who]}"} if who in tokens else {}
+            payload = body(world, who) if callable(body) else body
+            if payload == "file":
+                response = client.post(url(world), {"file": _file()}, **headers)
+            elif method == "post":
+                response = client.post(url(world), payload or {},
+                                       content_type="application/json", **headers)
+            else:
+                response = client.get(url(world), **headers)
+            got[who] = _api_outcome(response)
+            wanted[who] = expect(who)
+            download = operation.startswith("download_attachment") and got[who] == OK
+            assert response["Content-Type"].startswith(
+                "application/octet-stream" if download else "application/json"), who
+            if wanted[who] not in (OK, "409"):
+                # A refused request changes nothing.
+                assert _fingerprint(world) == before, (operation, who)
+            transaction.set_rollback(True)
+    assert got == wanted

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from . import views
+from . import outbox_views, publishing_views, views
 
 app_name = "console"
 urlpatterns = [
@@ -10,6 +10,14 @@ urlpatterns = [
     path("escalations/", views.escalations, name="escalations"),
     path("escalations/<int:pk>/acknowledge/", views.acknowledge, name="acknowledge"),
     path("calendars/", views.calendars, name="calendars"),
+    path("mail/", outbox_views.outbox, name="outbox"),
+    path("mail/<int:pk>/send-again/", outbox_views.retry, name="outbox_retry"),
+    path("updates/", publishing_views.updates, name="updates"),
+    path("updates/<int:pk>/publish/", publishing_views.publish_update, name="publish_update"),
+    path("policy/", publishing_views.policy, name="policy"),
+    path("inbound/", publishing_views.inbound_list, name="inbound"),
+    path("inbound/<int:pk>/", publishing_views.inbound_detail, name="inbound_detail"),
+    path("inbound/<int:pk>/<str:action>/", publishing_views.inbound_act, name="inbound_act"),
     path("cases/new/", views.new_case, name="new_case"),
     path("cases/<str:number>/", views.case_detail, name="case"),
     path("cases/<str:number>/triage/", views.triage, name="triage"),
