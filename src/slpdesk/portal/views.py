@@ -19,13 +19,13 @@ from django.core.paginator import Paginator
 from django.db import transaction
 from django.shortcuts import redirect, render
 from django.utils import timezone, translation
-from django.utils.dates import WEEKDAYS_ABBR
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
 
 from slpdesk.desk import access, badges, services
 from slpdesk.desk.models import CalendarClosure, Case, Escalation, PolicyVersion, Release
+from slpdesk.desk.publishing import week_text
 from slpdesk.desk.services import DeskError
 from slpdesk.sla import SITE_ZONE, CalendarSpec, Policy
 
@@ -54,27 +54,9 @@ def contact_required(view: Callable) -> Callable:
 
 
 # ------------------------------------------------------------------ helpers
-def _clock(at) -> str:
-    """A closing time; midnight at the end of the day is 24:00."""
-    return "24:00" if at.hour == at.minute == 0 else f"{at:%H:%M}"
-
-
 def hours_text(spec: CalendarSpec) -> str:
     """A calendar's weekly hours, as ``Mon–Fri 08:00–17:00``."""
-    parts = []
-    day = 0
-    while day < 7:
-        spans = spec.hours[day]
-        last = day
-        while last + 1 < 7 and spec.hours[last + 1] == spans:
-            last += 1
-        if spans:
-            days = str(WEEKDAYS_ABBR[day]) if day == last else (
-                f"{WEEKDAYS_ABBR[day]}–{WEEKDAYS_ABBR[last]}")
-            times = ", ".join(f"{opens:%H:%M}–{_clock(closes)}" for opens, closes in spans)
-            parts.append(f"{days} {times}")
-        day = last + 1
-    return "; ".join(parts)
+    return week_text(spec)
 
 
 def holidays_text(spec: CalendarSpec) -> str:

@@ -27,6 +27,7 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
+from slpdesk.console.views import staff_required
 from slpdesk.desk import access, badges
 from slpdesk.desk.models import Case, Organisation, PolicyVersion, User
 
@@ -39,19 +40,6 @@ PAGE_SIZE = 100
 BOARD_LIMIT = 100
 CHANGES_SHOWN = 500
 OPEN_STATUSES = (Case.Status.NEW, Case.Status.OPEN, Case.Status.WAITING)
-
-
-def staff_required(view):
-    """Logged in and one of the vendor's staff; anyone else gets a 404."""
-
-    @wraps(view)
-    @login_required
-    def wrapped(request, *args, **kwargs):
-        if not access.is_staff(request.user):
-            raise Http404("not found")
-        return view(request, *args, **kwargs)
-
-    return wrapped
 
 
 def can_simulate(user) -> bool:
