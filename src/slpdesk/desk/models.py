@@ -212,13 +212,15 @@ def _parse(text: str) -> Policy:
 class PolicyVersionQuerySet(models.QuerySet):
     def in_force(self, at: datetime) -> PolicyVersion:
         """The version in force at ``at``; the shipped policy is stored on first use."""
-        if not self.exists():
+        in_force = self.filter(effective_at__lte=at).order_by("-effective_at", "-id")
+        version = in_force.first()  # one query on every call but the very first
+        if version is None and not self.exists():
             shipped = PolicyVersion.from_toml(shipped_policy_text(), published_at=at,
                                               effective_at=at)
             self.get_or_create(policy_id=shipped.policy_id, version=shipped.version,
                                defaults={"toml": shipped.toml, "published_at": at,
                                          "effective_at": at})
-        version = self.filter(effective_at__lte=at).order_by("-effective_at", "-id").first()
+            version = in_force.first()
         if version is None:
             raise PolicyError(f"no policy version is in force at {at.isoformat()}")
         return version

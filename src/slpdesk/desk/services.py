@@ -80,7 +80,7 @@ def _require_staff(actor: User) -> None:
 
 
 def _require_visible(case: Case, actor: User) -> None:
-    if not access.cases_for(actor).filter(pk=case.pk).exists():
+    if not access.can_see(actor, case.pk):
         raise DeskError("forbidden", _("You cannot change this case."))
 
 

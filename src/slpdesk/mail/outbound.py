@@ -262,7 +262,7 @@ def reason_not_to_send(row: Outbox) -> str:
         return "the recipient no longer exists"
     if not deliverable(user):
         return "the recipient is inactive or has no e-mail address"
-    if row.case_id and not access.cases_for(user).filter(pk=row.case_id).exists():
+    if row.case_id and not access.can_see(user, row.case_id):
         return "the recipient can no longer see the case"
     return ""
 
