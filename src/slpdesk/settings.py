@@ -24,6 +24,7 @@ import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
 from slpdesk.api.ratelimit import parse_rate as _parse_rate
+from slpdesk.config import parse_authserv_ids
 from slpdesk.mail.transport import parse_email_url
 
 _TRUE = ("1", "true", "yes", "on")
@@ -292,6 +293,13 @@ SLPDESK_REPLY_TO = envaddress("SLPDESK_REPLY_TO", parseaddr(SLPDESK_EMAIL_FROM)[
 if "+" in SLPDESK_REPLY_TO.partition("@")[0]:
     raise ImproperlyConfigured(f"SLPDESK_REPLY_TO={SLPDESK_REPLY_TO!r}: the part before @ "
                                "must not contain '+' (the reply token goes there)")
+# The receiving MTAs whose Authentication-Results headers are believed (slpdesk.mail.auth):
+# comma-separated authserv-ids, e.g. mx.example.com; unset: no inbound mail is verified.
+try:
+    SLPDESK_MAIL_TRUSTED_AUTHSERV_IDS = parse_authserv_ids(
+        os.environ.get("SLPDESK_MAIL_TRUSTED_AUTHSERV_IDS", ""))
+except ValueError as exc:
+    raise ImproperlyConfigured(f"SLPDESK_MAIL_TRUSTED_AUTHSERV_IDS: {exc}") from None
 # The desk's public address, for links in e-mails (https://support.example.com); unset:
 # mails carry no links.
 SLPDESK_SITE_URL = envstr("SLPDESK_SITE_URL", "").rstrip("/")

@@ -30,6 +30,14 @@ Outcome = InboundMessage.Outcome
 #: Wednesday 8 July 2026, 10:00 in New York: support is open.
 NOW = ny(2026, 7, 8, 10, 0)
 MON_9 = ny(2026, 7, 6, 9, 0)
+#: The desk's own MTA (trusted below) found the sender's domain authenticated.
+VERIFIED = {"Authentication-Results":
+            "mx.vendor.example; dkim=pass header.d=example.com; dmarc=pass header.from=example.com"}
+
+
+@pytest.fixture(autouse=True)
+def trusted_mta(settings):
+    settings.SLPDESK_MAIL_TRUSTED_AUTHSERV_IDS = ("mx.vendor.example",)
 
 
 def mail(*, frm="alice@example.com", to="support@example.com", subject="Posts wrong",
@@ -280,7 +288,7 @@ def test_a_sender_our_mail_server_found_forged_is_held(cast):
 def test_escalation_request_by_email_escalates_the_named_case(cast, priority, level):
     case = receive(cast, priority=priority)
     row = deliver(mail(subject=f"Escalation Request {case.number}",
-                       body="Nobody has answered for two days."))
+                       body="Nobody has answered for two days.", headers=VERIFIED))
     assert (row.state, row.outcome, row.case) == (State.DONE, Outcome.ESCALATION, case)
     escalation = Escalation.objects.get(case=case)
     assert (escalation.level, escalation.channel) == (level, Escalation.Channel.EMAIL)
@@ -298,7 +306,8 @@ def test_escalation_request_by_reply_uses_the_tokens_case(cast):
 
 def test_escalation_from_outside_the_organisation_is_held(cast):
     case = receive(cast)
-    row = deliver(mail(frm="olga@example.com", subject=f"Escalation Request {case.number}"))
+    row = deliver(mail(frm="olga@example.com", subject=f"Escalation Request {case.number}",
+                       headers=VERIFIED))
     assert (row.state, row.outcome) == (State.HELD, Outcome.REFUSED)
     assert "sender_not_of_organisation" in row.flags
     row = deliver(mail(frm="x@elsewhere.example", subject=f"Escalation Request {case.number}"))
@@ -310,8 +319,9 @@ def test_escalation_from_outside_the_organisation_is_held(cast):
 
 def test_escalation_at_the_top_level_is_held_with_the_reason(cast):
     case = receive(cast, priority="P1")
-    deliver(mail(subject=f"Escalation Request {case.number}"))
-    row = deliver(mail(subject=f"Escalation Request {case.number}"))
+    deliver(mail(subject=f"Escalation Request {case.number}", headers=VERIFIED))
+    row = deliver(mail(subject=f"Escalation Request {case.number}", headers=VERIFIED),
+                  now=NOW + timedelta(hours=2))
     assert (row.state, row.outcome, row.case) == (State.HELD, Outcome.REFUSED, case)
     assert Escalation.objects.filter(case=case).count() == 1
 

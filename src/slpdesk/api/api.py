@@ -195,6 +195,7 @@ def _summary(case: Case, now: datetime, closed) -> dict:
         "received_at": case.received_at,
         "updated_at": case.updated_at,
         "escalation_level": case.escalation_level,
+        "sender_verified": case.sender_verified,
         "sla": _badge(badges.case_badge(case, now, closed)),
     }
 

@@ -176,6 +176,8 @@ class CaseSummary(Schema):
     received_at: datetime
     updated_at: datetime
     escalation_level: int
+    sender_verified: bool = Field(description="False for a case opened by an e-mail the "
+                                  "desk's mail server could not verify as the contact's.")
     sla: BadgeOut
 
 

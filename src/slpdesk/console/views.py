@@ -34,6 +34,7 @@ from slpdesk.desk.models import (
     CalendarClosure,
     Case,
     Escalation,
+    InboundMessage,
     PolicyVersion,
     User,
 )
@@ -211,6 +212,8 @@ def _event_details(ev, case: Case, users: dict[int, User], lang: str) -> list[st
             Case.Channel.values else d.get("channel", "")})
         if ev.priority:
             out.append(_("Proposed priority: %(priority)s") % {"priority": ev.priority})
+        if d.get("sender_verified") is False:
+            out.append(_("Sender not verified"))
     elif ev.type == "priority_assigned":
         out.append(_("Priority: %(priority)s") % {"priority": ev.priority})
         if d.get("previous"):
@@ -344,6 +347,10 @@ def _case_context(request, case: Case, now, bound: dict | None = None) -> dict:
         "conversation": conversation,
         "attachments": attachments,
         "escalations": escalations,
+        # Escalation requests by unverified e-mail, held until the contact confirms them.
+        "unconfirmed": list(InboundMessage.objects.filter(
+            case=case, state=InboundMessage.State.HELD,
+            outcome=InboundMessage.Outcome.UNCONFIRMED).order_by("created_at")),
         "site": site,
         "calendar_name": policy.calendar_names.get(case.calendar) or _plain(case.calendar),
         "agreement": active or (agreements[0] if agreements else None),

@@ -464,6 +464,9 @@ class Case(models.Model):
                                              db_index=True)
     # The highest escalation level reached (X2), 0 when never escalated.
     escalation_level = models.PositiveSmallIntegerField(_("escalation level"), default=0)
+    # False for a case opened by an e-mail the desk's own mail server did not verify
+    # (slpdesk.mail.auth): agents see "sender not verified" before they act.
+    sender_verified = models.BooleanField(_("sender verified"), default=True)
 
     objects = CaseQuerySet.as_manager()
 
@@ -723,6 +726,7 @@ class Outbox(Claimable):
         UPDATE_OVERDUE = "update_overdue", _("Status update overdue")
         PROGRAM_UPDATE = "program_update", _("Program update")
         POLICY_NOTICE = "policy_notice", _("Policy change notice")
+        ESCALATION_REQUEST = "escalation_request", _("Escalation to confirm")
 
     message_id = models.CharField(_("Message-ID"), max_length=255, unique=True)
     kind = models.CharField(_("kind"), max_length=20, choices=Kind.choices)
@@ -767,6 +771,7 @@ class InboundMessage(Claimable):
         AUTO_REPLY = "auto_reply", _("Automatic reply")
         REFUSED = "refused", _("Refused by the desk")
         DISMISSED = "dismissed", _("Dismissed by an agent")
+        UNCONFIRMED = "unconfirmed", _("Escalation awaiting the contact's confirmation")
 
     message_id = models.CharField(_("Message-ID"), max_length=255, unique=True)
     raw = models.BinaryField(_("message (RFC 822)"))

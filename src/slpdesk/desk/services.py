@@ -268,10 +268,12 @@ def _entitlement(organisation: Organisation, site: Site, contact: User, release:
 def receive_case(site: Site, *, contact: User, channel: str, proposed_priority: str,
                  title: str, description: str = "", system_details: str = "",
                  release: Release | None = None, request_type: str = "", files=(),
-                 actor: User, now: datetime) -> Case:
+                 actor: User, now: datetime, sender_verified: bool = True) -> Case:
     """Record a new case (K1) with the ``files`` sent with it, all or nothing. A case
     support does not cover is still recorded, with its files, closed with the
-    reason (E2-E5) and without a clock."""
+    reason (E2-E5) and without a clock. ``sender_verified`` is false for a case
+    opened by an e-mail the desk's mail server did not verify: the case and its
+    ``received`` event say so."""
     _check_now(now)
     organisation = site.organisation
     if contact.organisation_id is None or contact.organisation_id not in (
@@ -300,12 +302,16 @@ def receive_case(site: Site, *, contact: User, channel: str, proposed_priority: 
             proposed_priority=proposed_priority, policy_version=version,
             calendar=site.calendar_name(policy), time_zone=site.time_zone,
             entitlement=entitlement, received_at=now, updated_at=now,
+            sender_verified=sender_verified,
             status=Status.NEW if entitlement == Entitlement.ENTITLED else Status.CLOSED,
         )
         case.number = f"SLP-{case.pk:06d}"
         case.save(update_fields=["number"])
+        data = {"channel": channel}
+        if not sender_verified:
+            data["sender_verified"] = False
         received = _append(case, EventType.RECEIVED, actor=actor, now=now,
-                           priority=proposed_priority, data={"channel": channel})
+                           priority=proposed_priority, data=data)
         for upload in files:
             _store_file(case, upload, actor=actor, now=now)
         if entitlement != Entitlement.ENTITLED:
@@ -567,6 +573,30 @@ def next_escalation_level(case: Case, policy: Policy, channel: str) -> int:
     return min(case.escalation_level + 1, top)
 
 
+#: E-mail escalations of a case wait this long after the case's last escalation, so a
+#: mail loop or a flood cannot page the owners again and again (X3).
+EMAIL_ESCALATION_COOLDOWN = timedelta(minutes=30)
+
+
+def check_email_escalation(case: Case, policy: Policy, now: datetime) -> None:
+    """Refuse an escalation by e-mail when the case had one to the level it would go to
+    (at most one per level), or any escalation in the last
+    :data:`EMAIL_ESCALATION_COOLDOWN`."""
+    level = next_escalation_level(case, policy, Escalation.Channel.EMAIL)
+    if Escalation.objects.filter(case=case, level=level,
+                                 channel=Escalation.Channel.EMAIL).exists():
+        raise DeskError("email_limit", _("Case %(number)s was already escalated to level "
+                                         "%(level)d by e-mail."),
+                        number=case.number, level=level)
+    last = (Escalation.objects.filter(case=case).order_by("-raised_at")
+            .values_list("raised_at", flat=True).first())
+    if last is not None and now - last < EMAIL_ESCALATION_COOLDOWN:
+        raise DeskError("cooldown", _("Case %(number)s was escalated less than %(minutes)d "
+                                      "minutes ago; an e-mail cannot escalate it again yet."),
+                        number=case.number,
+                        minutes=EMAIL_ESCALATION_COOLDOWN.seconds // 60)
+
+
 def escalate(case: Case, reason: str, *, channel: str, actor: User, now: datetime
              ) -> Escalation:
     """Escalate an open case with a reason (X1): the customer from the portal or by
@@ -583,6 +613,8 @@ def escalate(case: Case, reason: str, *, channel: str, actor: User, now: datetim
         if not access.can_escalate(actor, case, top):
             raise DeskError("top", _("Case %(number)s is already escalated to the highest "
                                      "level."), number=case.number)
+        if channel == Escalation.Channel.EMAIL:
+            check_email_escalation(case, policy, now)
         reason = _require_text(reason, _("why the case needs escalating"))
         level = next_escalation_level(case, policy, channel)
         escalation = Escalation.objects.create(case=case, level=level, reason=reason,

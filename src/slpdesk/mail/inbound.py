@@ -11,16 +11,25 @@ and settles it, all through :mod:`slpdesk.desk.services`:
 * a token in a recipient address (``support+<token>@…``, see
   :mod:`slpdesk.mail.tokens`) from a participant of its case: a customer
   reply (quoted text below "On … wrote:" and ``>`` lines left out);
-* "Escalation Request" (the policy's ``escalation.email_subject``) and a
-  case number in the subject, from a contact of the case's organisation (or
-  of the partner that supports it): an escalation (X3);
-* no token, from a known contact: a new case (channel e-mail);
+* "Escalation Request" (the policy's ``escalation.email_subject``) naming a
+  case (the first case number in the subject, else the reply token's case,
+  else the first case number in the body), from a contact of the case's
+  organisation (or of the partner that supports it): an escalation (X3) when
+  the sender is verified or the mail carries that case's token; otherwise
+  held, and the contact is mailed a signed, expiring link that confirms it
+  in the portal. One naming no case is held, never a new case. E-mail
+  escalations are limited per case
+  (:func:`slpdesk.desk.services.check_email_escalation`);
+* no token, from a known contact: a new case (channel e-mail), marked
+  *sender not verified* unless the sender is verified;
 * anything else is *held* for an agent with its outcome (unknown sender,
   bad or foreign token, automatic reply, refused by the desk), never
   dropped, never appended to a case.
 
-Identity is the ``From`` address only (never ``Reply-To`` or ``Sender``); a
-message our MTA marked ``dmarc=fail`` in ``Authentication-Results`` is held.
+Identity is the ``From`` address, never ``Reply-To`` or ``Sender``, and it is
+*verified* only by what the desk's own MTA wrote in ``Authentication-Results``
+(:mod:`slpdesk.mail.auth`, ``SLPDESK_MAIL_TRUSTED_AUTHSERV_IDS``); a message it
+marked ``dmarc=fail`` is held.
 Broken MIME, unknown charsets, oversized parts and HTML-only mail are
 stored and flagged (``flags``); HTML becomes plain text through ``nh3``
 (scripts and styles dropped), and no HTML is ever kept to render. A step
@@ -48,6 +57,7 @@ from django.conf import settings
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import IntegrityError, connection, transaction
 from django.db.models import F
+from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
 from slpdesk.desk import access, services
@@ -55,13 +65,16 @@ from slpdesk.desk.models import (
     Case,
     Escalation,
     InboundMessage,
+    Outbox,
     PolicyVersion,
     Site,
     User,
 )
 from slpdesk.desk.services import DeskError
 
-from .tokens import read_token, token_from_address
+from . import auth
+from .outbound import enqueue
+from .tokens import make_confirm_token, read_confirm_token, read_token, token_from_address
 
 log = logging.getLogger(__name__)
 
@@ -78,6 +91,8 @@ MAX_FILES = 20
 MAX_PARTS = 500
 #: Characters of text kept from a message body.
 MAX_TEXT = 100_000
+#: How long the link that confirms a held escalation request works.
+CONFIRM_MAX_AGE = timedelta(days=3)
 #: Recipient headers that may carry a reply token (the MTA adds the last three).
 RECIPIENT_HEADERS = ("To", "Cc", "Delivered-To", "X-Original-To", "Envelope-To")
 #: A reply token as :func:`slpdesk.mail.tokens.make_token` writes it: case.user.signature.
@@ -102,7 +117,8 @@ class Parsed:
     files: list[tuple[str, bytes]] = field(default_factory=list)
     recipients: list[str] = field(default_factory=list)
     automatic: bool = False
-    dmarc_fail: bool = False
+    #: What the desk's own MTA says about the sender (:mod:`slpdesk.mail.auth`).
+    verdict: auth.Verdict = field(default_factory=lambda: auth.Verdict(False))
     flags: list[str] = field(default_factory=list)
 
     def flag(self, code: str) -> None:
@@ -263,8 +279,9 @@ def _read(msg, parsed: Parsed) -> None:
             if addr not in parsed.recipients:
                 parsed.recipients.append(addr)
     parsed.automatic = _is_automatic(msg)
-    results = " ".join(_header(msg, "Authentication-Results")).lower()
-    parsed.dmarc_fail = bool(re.search(r"\bdmarc\s*=\s*fail\b", results))
+    parsed.verdict = auth.verify(
+        _header(msg, "Authentication-Results", parsed), parsed.sender.rpartition("@")[2],
+        tuple(getattr(settings, "SLPDESK_MAIL_TRUSTED_AUTHSERV_IDS", ())))
 
     body = None
     try:
@@ -553,16 +570,18 @@ def _decide(row: InboundMessage, parsed: Parsed, now: datetime) -> tuple[str, Ca
         raise _Held(Outcome.BROKEN)
     if parsed.automatic:
         raise _Held(Outcome.AUTO_REPLY)
-    if parsed.dmarc_fail:
+    if parsed.verdict.dmarc_fail:
         parsed.flag("dmarc_fail")
         raise _Held(Outcome.UNKNOWN_SENDER)
+    if not parsed.verdict.verified:
+        parsed.flag("sender_not_verified")
+    if parsed.verdict.detail:
+        parsed.flag(f"auth:{parsed.verdict.detail}")
     received = _received_at(row, now)
     policy = PolicyVersion.objects.in_force(received).load()
     token_text, token = _token(parsed)
-    subject_case = CASE_NUMBER.search(parsed.subject)
-    if policy.escalation_subject.lower() in parsed.subject.lower() and (
-            subject_case or token):
-        return _escalate(parsed, token, subject_case, now)
+    if policy.escalation_subject.lower() in parsed.subject.lower():
+        return _escalate(row, parsed, token, policy, now)
     if token_text is not None:
         return _reply(parsed, token, now)
     return _new_case(parsed, policy, received)
@@ -587,16 +606,30 @@ def _attempt(run):
         raise _Held(Outcome.REFUSED, str(err)) from None
 
 
-def _escalate(parsed, token, subject_case, now) -> tuple[str, Case]:
-    case = None
-    if subject_case:
-        case = Case.objects.filter(number=f"SLP-{int(subject_case.group(1)):06d}").first()
-    elif token is not None:
-        case = Case.objects.filter(pk=token.case_id).first()
-    if case is None:
-        parsed.flag("no_such_case")
-        raise _Held(Outcome.REFUSED, "no such case")
-    sender = next((u for u in _contacts(parsed.sender) if _belongs(u, case)), None)
+def _named_case(parsed: Parsed, token) -> Case | None:
+    """The case an escalation request is about: the first case number in the subject,
+    else the reply token's case, else the first case number in the body. Raises
+    :class:`_Held` when it names none, or one that does not exist."""
+    found = CASE_NUMBER.search(parsed.subject)
+    if found is None and token is not None:
+        return Case.objects.filter(pk=token.case_id).first() or _no_such_case(parsed)
+    found = found or CASE_NUMBER.search(parsed.text)
+    if found is None:
+        parsed.flag("no_case_number")
+        raise _Held(Outcome.REFUSED, "the escalation request names no case")
+    return (Case.objects.filter(number=f"SLP-{int(found.group(1)):06d}").first()
+            or _no_such_case(parsed))
+
+
+def _no_such_case(parsed: Parsed):
+    parsed.flag("no_such_case")
+    raise _Held(Outcome.REFUSED, "no such case")
+
+
+def _escalate(row, parsed, token, policy, now) -> tuple[str, Case]:
+    case = _named_case(parsed, token)
+    sender = next((u for u in _contacts(parsed.sender).order_by("pk") if _belongs(u, case)),
+                  None)
     if sender is None:
         parsed.flag("sender_not_of_organisation")
         raise _Held(Outcome.UNKNOWN_SENDER if not _contacts(parsed.sender).exists()
@@ -604,12 +637,43 @@ def _escalate(parsed, token, subject_case, now) -> tuple[str, Case]:
                     "organisation", case=None)
     reason = strip_quoted(parsed.text) or parsed.subject
     try:
+        services.check_email_escalation(case, case.policy(), now)
+    except DeskError as err:
+        raise _Held(Outcome.REFUSED, str(err), case=case) from None
+    if not (parsed.verdict.verified or (token is not None and token.case_id == case.pk)):
+        _ask_to_confirm(row, parsed, case, sender, reason, now)
+        raise _Held(Outcome.UNCONFIRMED, "the sender is not verified: waiting for the "
+                    "contact to confirm the escalation", case=case)
+    try:
         _attempt(lambda: services.escalate(case, reason, channel=Escalation.Channel.EMAIL,
                                            actor=sender, now=max(now, case.updated_at)))
     except _Held as held:
         held.outcome, held.case = Outcome.REFUSED, case
         raise
     return Outcome.ESCALATION, case
+
+
+def confirm_link(row: InboundMessage, case: Case, user: User) -> str:
+    """The portal page where ``user`` confirms the escalation ``row`` asks for ('' when
+    ``SLPDESK_SITE_URL`` is not set)."""
+    if not settings.SLPDESK_SITE_URL:
+        return ""
+    return settings.SLPDESK_SITE_URL + reverse("portal:confirm_escalation", kwargs={
+        "number": case.number, "token": make_confirm_token(row.pk, case.pk, user.pk)})
+
+
+def _ask_to_confirm(row, parsed, case, sender, reason, now) -> None:
+    """Mail ``sender`` (at their registered address, so a forgery is noticed) a link that
+    confirms the escalation; once per case and contact within the e-mail cooldown."""
+    recent = Outbox.objects.filter(
+        case=case, recipient=sender, kind=Outbox.Kind.ESCALATION_REQUEST,
+        created_at__gt=now - services.EMAIL_ESCALATION_COOLDOWN).exists()
+    if recent:
+        parsed.flag("confirmation_already_sent")
+        return
+    enqueue(Outbox.Kind.ESCALATION_REQUEST, to=sender, case=case, now=now, key=str(row.pk),
+            context={"reason": reason, "confirm_link": confirm_link(row, case, sender),
+                     "expires": now + CONFIRM_MAX_AGE, "requested_at": row.created_at})
 
 
 def _reply(parsed, token, now) -> tuple[str, Case]:
@@ -664,7 +728,7 @@ def _new_case(parsed, policy, received) -> tuple[str, Case]:
     case = _attempt(lambda: services.receive_case(
         site, contact=contact, channel=Case.Channel.EMAIL, proposed_priority=priority,
         title=title, description=parsed.text, files=_uploads(parsed), actor=contact,
-        now=received))
+        now=received, sender_verified=parsed.verdict.verified))
     return Outcome.NEW_CASE, case
 
 
@@ -752,3 +816,34 @@ def retry(message: InboundMessage, *, actor: User, now: datetime) -> None:
         row.handled_by = actor
         row.save(update_fields=["state", "outcome", "attempts", "next_attempt_at",
                                 "claimed_until", "handled_by"])
+
+
+def pending_confirmation(token: str, user: User) -> tuple[InboundMessage, Case] | None:
+    """The held escalation request and its case that a confirmation link names, when
+    the link is ours, not expired, made for ``user``, and the request still waits."""
+    found = read_confirm_token(token, max_age=CONFIRM_MAX_AGE)
+    if found is None or found.user_id != user.pk:
+        return None
+    row = (InboundMessage.objects.select_related("case")
+           .filter(pk=found.message_id, case_id=found.case_id, state=State.HELD,
+                   outcome=Outcome.UNCONFIRMED).first())
+    return (row, row.case) if row is not None else None
+
+
+def confirm_escalation(message: InboundMessage, *, actor: User, now: datetime) -> Escalation:
+    """The contact confirms, in the portal, the escalation an unverified e-mail asked for:
+    the case is escalated by e-mail (X3, with the e-mail limits) with the mail's text
+    as the reason, and the held mail is settled."""
+    with transaction.atomic():
+        row = _settle(message, now)
+        if row.outcome != Outcome.UNCONFIRMED or row.case is None:
+            raise DeskError("settled", _("This e-mail is already dealt with."))
+        case = row.case
+        if not _belongs(actor, case):
+            raise DeskError("forbidden", _("You cannot change this case."))
+        parsed = parse(bytes(row.raw))
+        escalation = services.escalate(case, strip_quoted(parsed.text) or parsed.subject,
+                                       channel=Escalation.Channel.EMAIL, actor=actor,
+                                       now=max(now, case.updated_at))
+        _done(row, Outcome.ESCALATION, actor, now, case)
+    return escalation

@@ -51,3 +51,31 @@ def token_from_address(address: str) -> str | None:
     if "+" not in local:
         return None
     return local.split("+", 1)[1] or None
+
+
+# ------------------------------------------- confirming an e-mail escalation
+CONFIRM_SALT = "slpdesk.mail.escalation-confirm"
+
+
+@dataclass(frozen=True)
+class ConfirmToken:
+    message_id: int  # the held InboundMessage
+    case_id: int
+    user_id: int  # the contact asked to confirm
+
+
+def make_confirm_token(message_id: int, case_id: int, user_id: int) -> str:
+    """A signed, timestamped token for the link that confirms a held escalation request
+    (``/portal/cases/<number>/escalate/confirm/<token>/``)."""
+    return signing.dumps([message_id, case_id, user_id], salt=CONFIRM_SALT)
+
+
+def read_confirm_token(token: str, *, max_age) -> ConfirmToken | None:
+    """What a confirmation token names, or None when it is forged, altered or older
+    than ``max_age`` (a timedelta)."""
+    try:
+        message_id, case_id, user_id = signing.loads(token, salt=CONFIRM_SALT,
+                                                     max_age=max_age)
+        return ConfirmToken(int(message_id), int(case_id), int(user_id))
+    except (ValueError, TypeError, signing.BadSignature):
+        return None

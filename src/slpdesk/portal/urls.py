@@ -14,4 +14,7 @@ urlpatterns = [
     path("cases/<str:number>/files/", views.upload, name="upload"),
     path("cases/<str:number>/escalate/", views.escalate, name="escalate"),
     path("cases/<str:number>/reopen/", views.reopen, name="reopen"),
+    # The signed, expiring link mailed when an unverified e-mail asks to escalate.
+    path("cases/<str:number>/escalate/confirm/<str:token>/", views.confirm_escalation,
+         name="confirm_escalation"),
 ]

@@ -27,6 +27,7 @@ from slpdesk.desk import access, badges, services
 from slpdesk.desk.models import CalendarClosure, Case, Escalation, PolicyVersion, Release
 from slpdesk.desk.publishing import week_text
 from slpdesk.desk.services import DeskError
+from slpdesk.mail import inbound
 from slpdesk.sla import SITE_ZONE, CalendarSpec, Policy
 
 from .forms import EscalateForm, NewCaseForm, ReopenForm, ReplyForm, UploadForm
@@ -374,6 +375,34 @@ def escalate(request, number: str):
 
     return _action(request, number, EscalateForm, "escalate_form", perform,
                    _("The case is escalated."))
+
+
+@contact_required
+def confirm_escalation(request, number: str, token: str):
+    """The page a confirmation mail links to: the held escalation request, and one button
+    (a POST) that escalates the case as the contact (X3). A link that is not ours, has
+    expired, is for someone else or for a request already dealt with escalates nothing."""
+    case = access.case_or_404(request.user, number)
+    found = inbound.pending_confirmation(token, request.user)
+    if found is None or found[1].pk != case.pk:
+        messages.error(request, _("This confirmation link is not valid, has expired or was "
+                                  "used already. You can escalate the case from this page."))
+        return redirect("portal:case", number=case.number)
+    row, _case = found
+    if request.method == "POST":
+        try:
+            escalation = inbound.confirm_escalation(row, actor=request.user,
+                                                    now=timezone.now())
+        except DeskError as err:
+            messages.error(request, str(err))
+        else:
+            messages.success(request, _("The case is escalated to level %(level)d.") % {
+                "level": escalation.level})
+        return redirect("portal:case", number=case.number)
+    parsed = inbound.parse(bytes(row.raw))
+    return render(request, "portal/confirm_escalation.html", {
+        "case": case, "row": row,
+        "reason": inbound.strip_quoted(parsed.text) or parsed.subject})
 
 
 @contact_required
