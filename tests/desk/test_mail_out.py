@@ -264,10 +264,11 @@ RICH = {  # a context with everything any template may use
     "resolution_seconds": 28800, "update_seconds": 7200, "first": True, "call": False,
     "summary": "Fixed it", "resolution_label": "Fixed", "clock": "response",
     "remaining": 1799, "level_name": None,
+    "reason": "Slow <there>", "confirm_link": "https://support.example/confirm/x/",
 }
 TEMPLATES = ["case_received", "reply", "info_request", "resolved", "escalation_raised",
              "escalation_confirmation", "escalation_acknowledged", "at_risk", "breached",
-             "update_owed", "update_overdue"]
+             "update_owed", "update_overdue", "escalation_request"]
 
 
 @pytest.mark.parametrize("language", ["en", "sv"])
@@ -281,7 +282,7 @@ def test_every_notification_renders_in_both_languages(cast, team, template, lang
     context = {**outbound.base_context(team.sue, case, MON_9), **RICH, "message": message,
                "author": cast.sam, "escalation": escalation, "raised_by": cast.alice,
                "acknowledged_by": team.sue, "due": case.response_due,
-               "priority_name": case.policy().priority("P1").name}
+               "priority_name": case.policy().priority("P1").name, "expires": MON_9}
     rendered = outbound.render(template, context, language=language, zone="America/New_York")
     assert rendered.subject.startswith(f"[{case.number}] ")
     assert "\n" not in rendered.subject
