@@ -193,6 +193,9 @@ ROUTES = {
     "portal:upload": ("post", number, lambda: {"files": _file()}, portal_page(True)),
     "portal:escalate": ("post", number, {"escalate-reason": "Slow"}, portal_page(True)),
     "portal:reopen": ("post", number, {"reopen-reason": "Back"}, portal_page(True)),
+    # A link that is not a valid confirmation: back to the case page, for its own people.
+    "portal:confirm_escalation": ("post", lambda w: {"number": w.case.number, "token": "x"},
+                                  {}, portal_page(True)),
     "portal:updates": ("get", None, None, portal_page(False)),
     "console:queue": ("get", None, None, console(work=False)),
     "console:escalations": ("get", None, None, console(work=False)),
