@@ -248,6 +248,11 @@ FLAG_TEXTS = {
                                      "organisation."),
     "ambiguous_sender": gettext_lazy("Several contacts have the sender's address."),
     "no_site": gettext_lazy("The sender's organisation has no site."),
+    "sender_not_verified": gettext_lazy("Our mail server did not verify the sender (no DMARC "
+                                        "or aligned DKIM pass from a trusted server)."),
+    "no_case_number": gettext_lazy("It asks for an escalation but names no case."),
+    "confirmation_already_sent": gettext_lazy("The contact was already asked to confirm an "
+                                              "escalation of this case a short while ago."),
 }
 
 
@@ -259,6 +264,8 @@ def flag_text(code: str) -> str:
             "name": code.partition(":")[2]}
     if code.startswith("mime:"):
         return _("MIME problem: %(defect)s") % {"defect": code.partition(":")[2]}
+    if code.startswith("auth:"):
+        return _("Our mail server said: %(result)s") % {"result": code.partition(":")[2]}
     if code.startswith("bad_header:"):
         return _("A header could not be read: %(name)s") % {"name": code.partition(":")[2]}
     return code
