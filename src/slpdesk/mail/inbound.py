@@ -581,7 +581,7 @@ def _decide(row: InboundMessage, parsed: Parsed, now: datetime) -> tuple[str, Ca
     policy = PolicyVersion.objects.in_force(received).load()
     token_text, token = _token(parsed)
     if policy.escalation_subject.lower() in parsed.subject.lower():
-        return _escalate(row, parsed, token, policy, now)
+        return _escalate(row, parsed, token, now)
     if token_text is not None:
         return _reply(parsed, token, now)
     return _new_case(parsed, policy, received)
@@ -606,7 +606,7 @@ def _attempt(run):
         raise _Held(Outcome.REFUSED, str(err)) from None
 
 
-def _named_case(parsed: Parsed, token) -> Case | None:
+def _named_case(parsed: Parsed, token) -> Case:
     """The case an escalation request is about: the first case number in the subject,
     else the reply token's case, else the first case number in the body. Raises
     :class:`_Held` when it names none, or one that does not exist."""
@@ -626,7 +626,7 @@ def _no_such_case(parsed: Parsed):
     raise _Held(Outcome.REFUSED, "no such case")
 
 
-def _escalate(row, parsed, token, policy, now) -> tuple[str, Case]:
+def _escalate(row, parsed, token, now) -> tuple[str, Case]:
     case = _named_case(parsed, token)
     sender = next((u for u in _contacts(parsed.sender).order_by("pk") if _belongs(u, case)),
                   None)
@@ -673,7 +673,7 @@ def _ask_to_confirm(row, parsed, case, sender, reason, now) -> None:
         return
     enqueue(Outbox.Kind.ESCALATION_REQUEST, to=sender, case=case, now=now, key=str(row.pk),
             context={"reason": reason, "confirm_link": confirm_link(row, case, sender),
-                     "expires": now + CONFIRM_MAX_AGE, "requested_at": row.created_at})
+                     "expires": now + CONFIRM_MAX_AGE})
 
 
 def _reply(parsed, token, now) -> tuple[str, Case]:
