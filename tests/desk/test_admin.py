@@ -1,10 +1,11 @@
-"""The admin: configuration pages load, cases are read-only, closures recompute (C4)."""
+"""The admin: configuration pages load; cases, published policy versions and the closure
+record are read-only (K8, V1, C4)."""
 
 from datetime import date
 
 from desk.conftest import ny
 from slpdesk.desk import services
-from slpdesk.desk.models import CalendarClosure, Case, User
+from slpdesk.desk.models import CalendarClosure, Case, PolicyVersion, User
 
 
 def _admin(client):
@@ -32,22 +33,22 @@ def test_it_shows_cases_read_only(client, cast):
     assert case.status == Case.Status.NEW
 
 
-def test_it_recomputes_open_cases_when_a_closure_is_added_in_the_admin(client, cast):
+def test_published_policy_versions_and_closures_are_read_only(client, cast):
+    """K8, V1, C4: the admin shows them; it neither adds, changes nor deletes one."""
     _admin(client)
-    # In the past, so the admin's real "now" comes after it.
-    cast.hartford.agreements.update(starts=date(2025, 1, 1))
-    case = services.receive_case(cast.hartford, contact=cast.alice, channel="portal",
-                                 proposed_priority="P1", title="Down", actor=cast.alice,
-                                 now=ny(2025, 3, 3, 9, 0))
-    assert case.response_due == ny(2025, 3, 3, 11, 0)
-    response = client.post("/admin/desk/calendarclosure/add/",
-                           {"calendar": "global", "date": "2025-03-03", "reason": "Flood"})
-    assert response.status_code == 302
-    case.refresh_from_db()
-    assert case.response_due == ny(2025, 3, 4, 10, 0)
-
-    closure = CalendarClosure.objects.get()
-    response = client.post(f"/admin/desk/calendarclosure/{closure.pk}/delete/", {"post": "yes"})
-    assert response.status_code == 302
-    case.refresh_from_db()
-    assert case.response_due == ny(2025, 3, 3, 11, 0)
+    version = PolicyVersion.objects.in_force(ny(2026, 7, 6, 9, 0))
+    toml = version.toml
+    closure = services.add_closure("global", date(2026, 7, 7), "Summer", actor=cast.sam,
+                                   now=ny(2026, 7, 1, 9, 0))
+    for page, obj in (("policyversion", version), ("calendarclosure", closure)):
+        assert client.get(f"/admin/desk/{page}/add/").status_code == 403, page
+        assert client.get(f"/admin/desk/{page}/{obj.pk}/change/").status_code == 200, page
+        response = client.post(f"/admin/desk/{page}/{obj.pk}/change/",
+                               {"toml": "x", "date": "2026-07-08", "effective_at_0": "2026-01-01"})
+        assert response.status_code == 403, page
+        response = client.post(f"/admin/desk/{page}/{obj.pk}/delete/", {"post": "yes"})
+        assert response.status_code == 403, page
+    version.refresh_from_db()
+    assert version.toml == toml
+    assert CalendarClosure.dates("global") == [date(2026, 7, 7)]
+    assert "Add policy version" not in client.get("/admin/desk/policyversion/").content.decode()

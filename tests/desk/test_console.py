@@ -558,13 +558,27 @@ def test_adding_and_removing_a_closure_recomputes_open_cases(client, cast, team,
     assert "Move" in _section(page, "global")
     # Twice: the service refuses and nothing changes.
     response = client.post(url("calendars"), {"action": "add", "calendar": "global",
-                                              "date": "2026-07-07"})
+                                              "date": "2026-07-07", "reason": "Again"})
     assert any("already closed" in m for m in shown(response))
     assert CalendarClosure.objects.count() == 1
-    client.post(url("calendars"), {"action": "remove", "closure": closure.pk})
-    assert not CalendarClosure.objects.exists()
+    # Removing needs a reason; the removal is recorded, the closure kept (C4).
+    response = client.post(url("calendars"), {"action": "remove", "closure": closure.pk},
+                           follow=True)
+    assert any("Please write why the calendar opens again" in m for m in shown(response))
+    client.post(url("calendars"), {"action": "remove", "closure": closure.pk,
+                                   "reason": "Not needed"})
+    closure.refresh_from_db()
+    assert (closure.removed_by, closure.removal_reason) == (cast.sam, "Not needed")
     case.refresh_from_db()
     assert case.response_due == ny(2026, 7, 8, 15, 0)
+    page = client.get(url("calendars") + "?year=2026").content.decode()
+    assert "removed by sam" in _section(page, "global")
+    # A date that has begun: refused with the reason, nothing changes.
+    response = client.post(url("calendars"), {"action": "add", "calendar": "global",
+                                              "date": "2026-07-06", "reason": "Storm"})
+    assert any("2026-07-06 has already begun in America/Chicago" in m
+               for m in shown(response))
+    assert CalendarClosure.dates("global") == []
 
 
 def test_only_staff_who_work_cases_change_calendars(client, cast, team):

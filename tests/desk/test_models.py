@@ -63,12 +63,16 @@ def test_it_supports_the_current_and_previous_release(cast):
     assert not cast.r2024.is_supported(date(2026, 6, 1), policy)
 
 
-def test_it_stores_the_shipped_policy_on_first_use(db):
+def test_it_stores_the_shipped_policy_on_first_use_in_force_from_1900(db):
     at = datetime(2026, 1, 1, tzinfo=UTC)
     version = PolicyVersion.objects.in_force(at)
     assert (version.policy_id, version.version) == ("connect", "1")
+    assert version.effective_at == datetime(1900, 1, 1, tzinfo=UTC)
     assert version.load() == load_policy()
     assert PolicyVersion.objects.in_force(at) == version
+    # A case received before the first use (an import) has it in force too.
+    assert PolicyVersion.objects.in_force(datetime(1999, 12, 31, tzinfo=UTC)) == version
+    assert PolicyVersion.objects.in_force(datetime(1900, 1, 1, tzinfo=UTC)) == version
     assert PolicyVersion.objects.count() == 1
 
 

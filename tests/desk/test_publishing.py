@@ -13,7 +13,7 @@ from django.urls import reverse
 from desk.conftest import ny
 from slpdesk import cli
 from slpdesk.desk import publishing, services
-from slpdesk.desk.models import Outbox, PolicyVersion, ProgramUpdate, User
+from slpdesk.desk.models import ImmutableError, Outbox, PolicyVersion, ProgramUpdate, User
 from slpdesk.desk.publishing import describe_changes
 from slpdesk.desk.services import DeskError
 from slpdesk.sla import policy_from_text, shipped_policy_text
@@ -262,7 +262,7 @@ def test_a_version_with_less_than_30_days_notice_is_refused(cast, people):
     with pytest.raises(DeskError, match="at least 30 days") as refused:
         publishing.publish_policy(text, effective_at=at(today + timedelta(days=29)),
                                   actor=people.max, now=NOW)
-    assert "on 2026-08-07 or later, not 2026-08-06" in str(refused.value)
+    assert "on 2026-08-08 or later, not 2026-08-06" in str(refused.value)
     assert PolicyVersion.objects.count() == 1 and Outbox.objects.count() == 0
     with pytest.raises(DeskError, match="managers"):
         publishing.publish_policy(text, effective_at=at(today + timedelta(days=30)),
@@ -272,19 +272,65 @@ def test_a_version_with_less_than_30_days_notice_is_refused(cast, people):
                                   actor=people.max, now=NOW)
 
 
+def test_the_notice_counts_whole_days_of_24_hours_from_the_instant_of_publication(
+        cast, people):
+    """V1: 30 days are 30 × 24 h from publication to 00:00 UTC of the effective date."""
+    text = edited(('response = "2h"', 'response = "3h"'))
+    published = datetime(2026, 7, 9, 0, 0, tzinfo=UTC) + timedelta(hours=1)
+    # 2026-08-08 00:00 UTC is 29 days 23 hours after 2026-07-09 01:00 UTC.
+    with pytest.raises(DeskError) as refused:
+        publishing.publish_policy(text, effective_at=at(date(2026, 8, 8)), actor=people.max,
+                                  now=published)
+    assert str(refused.value) == ("A new version of the policy takes effect at least 30 days "
+                                  "after it is published: on 2026-08-09 or later, not "
+                                  "2026-08-08.")
+    assert PolicyVersion.objects.count() == 1
+    # Exactly 30 days: published at 00:00 UTC, in force 30 × 24 h later.
+    version = publishing.publish_policy(text, effective_at=at(date(2026, 8, 8)),
+                                        actor=people.max, now=datetime(2026, 7, 9, tzinfo=UTC))
+    assert version.effective_at == datetime(2026, 8, 8, tzinfo=UTC)
+    assert publishing.earliest_effective(30, published) == datetime(2026, 8, 9, tzinfo=UTC)
+
+
+def test_a_published_version_is_never_changed_or_deleted(cast, people):
+    """K8: no path through the models changes the text, number or dates of a version."""
+    version = publishing.publish_policy(edited(), effective_at=at(date(2026, 9, 1)),
+                                        actor=people.max, now=NOW)
+    stored = PolicyVersion.objects.filter(pk=version.pk).values().get()
+    changes = {"toml": edited(('response = "2h"', 'response = "6h"')), "version": "9",
+               "policy_id": "other", "effective_at": at(date(2026, 8, 1)),
+               "published_at": NOW - timedelta(days=60)}
+    for field, value in changes.items():
+        obj = PolicyVersion.objects.get(pk=version.pk)
+        setattr(obj, field, value)
+        with pytest.raises(ImmutableError):
+            obj.save()
+        with pytest.raises(ImmutableError):
+            PolicyVersion.objects.filter(pk=version.pk).update(**{field: value})
+        with pytest.raises(ImmutableError):
+            PolicyVersion.objects.bulk_update([obj], [field])
+    with pytest.raises(ImmutableError):
+        version.delete()
+    with pytest.raises(ImmutableError):
+        PolicyVersion.objects.filter(pk=version.pk).delete()
+    assert PolicyVersion.objects.filter(pk=version.pk).values().get() == stored
+    # What is not the record may change: the publisher's account may go (SET_NULL).
+    PolicyVersion.objects.filter(pk=version.pk).update(published_by=None)
+
+
 def test_publishing_sends_the_written_notice_and_the_portal_shows_the_change(
         cast, people, client, clock):
     text = edited(('response = "2h"', 'response = "3h"'))
-    version = publishing.publish_policy(text, effective_at=at(date(2026, 8, 7)),
+    version = publishing.publish_policy(text, effective_at=at(date(2026, 8, 8)),
                                         actor=people.max, now=NOW)
     assert (version.version, version.published_by, version.effective_at) == (
-        "2", people.max, datetime(2026, 8, 7, tzinfo=UTC))
+        "2", people.max, datetime(2026, 8, 8, tzinfo=UTC))
     assert version.changes == [{"en": "P1 response: 3 business hours (before: 2 business "
                                       "hours).", "sv": version.changes[0]["sv"]}]
     assert recipients("policy_notice") == {"alice@example.com", "bea@example.com",
                                            "olga@example.com"}
     notice = Outbox.objects.get(kind="policy_notice", to_address="alice@example.com")
-    assert "7 August 2026" in notice.subject
+    assert "8 August 2026" in notice.subject
     assert "P1 response: 3 business hours (before: 2 business hours)." in notice.body_text
     swedish = Outbox.objects.get(kind="policy_notice", to_address="bea@example.com")
     assert swedish.language == "sv" and "augusti 2026" in swedish.subject
@@ -297,9 +343,9 @@ def test_publishing_sends_the_written_notice_and_the_portal_shows_the_change(
     client.force_login(cast.alice)
     for name in ("portal:home", "portal:new_case", "portal:updates"):
         page = client.get(reverse(name)).content.decode()
-        assert "The service level policy changes on 7 Aug 2026" in page, name
+        assert "The service level policy changes on 8 Aug 2026" in page, name
         assert "P1 response: 3 business hours (before: 2 business hours)." in page
-    clock.now = datetime(2026, 8, 7, 0, 0, 1, tzinfo=UTC)  # in force: no longer "coming"
+    clock.now = datetime(2026, 8, 8, 0, 0, 1, tzinfo=UTC)  # in force: no longer "coming"
     assert "The service level policy changes" not in client.get(
         reverse("portal:home")).content.decode()
 
@@ -322,7 +368,7 @@ def test_versions_take_effect_in_order(cast, people):
 def test_cases_keep_the_version_they_were_received_under(cast, people):
     """K8, V2."""
     publishing.publish_policy(edited(('response = "2h"', 'response = "4h"')),
-                              effective_at=at(date(2026, 8, 7)), actor=people.max, now=NOW)
+                              effective_at=at(date(2026, 8, 8)), actor=people.max, now=NOW)
     before = services.receive_case(cast.hartford, contact=cast.alice, channel="portal",
                                    proposed_priority="P1", title="Before",
                                    actor=cast.alice, now=ny(2026, 8, 6, 9))
@@ -374,7 +420,7 @@ def test_policy_publish_on_the_command_line(cast, people, tmp_path, capsys):
     err = capsys.readouterr().err
     assert err.startswith("slpdesk: error: A new version of the policy takes effect at least "
                           "30 days after it is published")
-    assert cli.main(["policy", "publish", str(path), "--effective", "2026-08-07",
+    assert cli.main(["policy", "publish", str(path), "--effective", "2026-08-08",
                      "--now", "2026-07-08T14:00:00+00:00", "--by", "max"]) == 0
     out = capsys.readouterr().out
     assert '"published": "connect 2"' in out and "P1 status-update interval: 1 business hour" \
@@ -392,7 +438,7 @@ def test_the_pages_and_notices_render_in_both_languages(cast, people, client):
         notes="Arcs.", releases=[cast.r2026], actor=people.max, now=NOW)
     publishing.publish_update(update, actor=people.max, now=NOW)
     publishing.publish_policy(edited(('response = "2h"', 'response = "3h"')),
-                              effective_at=at(date(2026, 8, 7)), actor=people.max, now=NOW)
+                              effective_at=at(date(2026, 8, 8)), actor=people.max, now=NOW)
     for mail in Outbox.objects.all():
         assert mail.subject and mail.body_text and "<html" in mail.body_html, mail.kind
         assert "{%" not in mail.body_text and "{{" not in mail.body_html

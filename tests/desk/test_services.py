@@ -6,7 +6,7 @@ import pytest
 
 from desk.conftest import NY, UTC, ny
 from slpdesk.desk import services
-from slpdesk.desk.models import CalendarClosure, Case, CaseEvent, Message
+from slpdesk.desk.models import CalendarClosure, Case, CaseEvent, ImmutableError, Message
 from slpdesk.desk.services import DeskError
 from slpdesk.sla import Event, calendar_for, load_policy, replay
 
@@ -394,16 +394,83 @@ def test_it_recomputes_open_cases_when_a_calendar_closes_a_day(cast):
         services.add_closure("global", date(2026, 7, 7), "Again", actor=cast.sam, now=now)
     assert err.value.code == "exists"
     with pytest.raises(DeskError) as err:
-        services.add_closure("mars", date(2026, 7, 7), "", actor=cast.sam, now=now)
+        services.add_closure("mars", date(2026, 7, 7), "Why", actor=cast.sam, now=now)
     assert err.value.code == "calendar"
     with pytest.raises(DeskError) as err:
-        services.add_closure("global", date(2026, 7, 8), "", actor=cast.alice, now=now)
+        services.add_closure("global", date(2026, 7, 8), "Why", actor=cast.alice, now=now)
     assert err.value.code == "forbidden"
+    with pytest.raises(DeskError) as err:
+        services.add_closure("global", date(2026, 7, 8), " ", actor=cast.sam, now=now)
+    assert err.value.code == "empty"
 
-    services.remove_closure(closure, actor=cast.sam, now=now)
+    later = ny(2026, 7, 6, 16, 45)
+    with pytest.raises(DeskError) as err:
+        services.remove_closure(closure, "", actor=cast.sam, now=later)
+    assert err.value.code == "empty"
+    services.remove_closure(closure, "Shutdown moved", actor=cast.sam, now=later)
     case.refresh_from_db()
     assert case.response_due == ny(2026, 7, 7, 9, 0)
-    assert CalendarClosure.objects.count() == 0
+    # The removal is recorded; the closure stays in the record (C4).
+    closure = CalendarClosure.objects.get()
+    assert (closure.reason, closure.added_by, closure.added_at) == ("Summer shutdown",
+                                                                   cast.sam, now)
+    assert (closure.removal_reason, closure.removed_by, closure.removed_at) == (
+        "Shutdown moved", cast.sam, later)
+    assert CalendarClosure.dates("global") == []
+    with pytest.raises(DeskError) as err:
+        services.remove_closure(closure, "Again", actor=cast.sam, now=later)
+    assert err.value.code == "removed"
+    # Closed again after the removal: a second row, the first one kept.
+    services.add_closure("global", date(2026, 7, 7), "Back on", actor=cast.sam, now=later)
+    assert CalendarClosure.dates("global") == [date(2026, 7, 7)]
+    assert CalendarClosure.objects.count() == 2
+
+
+def test_a_closure_for_a_date_that_has_begun_is_refused(cast):
+    """C4: elapsed business time never changes. Same-day closures are refused."""
+    receive(cast, priority="P1", now=ny(2026, 7, 6, 9, 0))
+    with pytest.raises(DeskError) as err:
+        services.add_closure("global", date(2026, 7, 6), "Storm", actor=cast.sam,
+                             now=ny(2026, 7, 6, 10, 0))
+    assert err.value.code == "begun"
+    assert str(err.value) == (
+        "2026-07-06 has already begun in America/Chicago, where calendar global counts "
+        "business time: only a date still to come can be closed or opened again, so that "
+        "no time already counted changes.")
+    # 18:30 in New York is 00:30 on 7 July in Göteborg (a site on the global calendar).
+    with pytest.raises(DeskError) as err:
+        services.add_closure("global", date(2026, 7, 7), "Storm", actor=cast.sam,
+                             now=ny(2026, 7, 6, 18, 30))
+    assert (err.value.code, err.value.params["zone"]) == ("begun", "Europe/Stockholm")
+    services.add_closure("global", date(2026, 7, 7), "Storm", actor=cast.sam,
+                         now=ny(2026, 7, 6, 17, 59))
+    # The uk calendar counts in UTC: 7 July begins at 20:00 in New York.
+    services.add_closure("uk", date(2026, 7, 7), "Storm", actor=cast.sam,
+                         now=ny(2026, 7, 6, 19, 59))
+    with pytest.raises(DeskError) as err:
+        services.add_closure("uk", date(2026, 7, 8), "Storm", actor=cast.sam,
+                             now=ny(2026, 7, 7, 20, 0))
+    assert (err.value.code, err.value.params["zone"]) == ("begun", "UTC")
+    closure = CalendarClosure.objects.get(calendar="uk")
+    with pytest.raises(DeskError) as err:
+        services.remove_closure(closure, "Oops", actor=cast.sam, now=ny(2026, 7, 6, 20, 0))
+    assert err.value.code == "begun"
+    assert CalendarClosure.objects.get(calendar="uk").removed_at is None
+
+
+def test_the_closure_record_is_never_rewritten(cast):
+    closure = services.add_closure("global", date(2026, 7, 7), "Summer", actor=cast.sam,
+                                   now=ny(2026, 7, 1, 9, 0))
+    closure.date = date(2026, 7, 8)
+    with pytest.raises(ImmutableError):
+        closure.save()
+    with pytest.raises(ImmutableError):
+        CalendarClosure.objects.filter(pk=closure.pk).update(date=date(2026, 7, 8))
+    with pytest.raises(ImmutableError):
+        CalendarClosure.objects.get().delete()
+    with pytest.raises(ImmutableError):
+        CalendarClosure.objects.all().delete()
+    assert CalendarClosure.dates("global") == [date(2026, 7, 7)]
 
 
 def test_it_counts_what_it_recomputed(cast):

@@ -409,8 +409,8 @@ def test_without_a_live_worker_the_request_recomputes(cast):
                                  now=ny(2026, 7, 6, 16, 0))
     WorkerHeartbeat.objects.create(name="gone", started_at=now, seen_at=now - timedelta(
         minutes=3))
-    closure = services.add_closure("global", datetime(2026, 7, 7).date(), "", actor=cast.sam,
-                                   now=now)
+    closure = services.add_closure("global", datetime(2026, 7, 7).date(), "Move",
+                                   actor=cast.sam, now=now)
     case.refresh_from_db()
     assert (case.response_due, case.sla_computed_at) == (ny(2026, 7, 8, 9, 0), now)
     assert CalendarClosure.objects.get() == closure

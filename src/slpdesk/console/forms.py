@@ -117,7 +117,7 @@ class UploadForm(CaseActionForm):
 class ClosureForm(forms.Form):
     calendar = forms.ChoiceField(label=_("Calendar"), widget=forms.HiddenInput)
     date = forms.DateField(label=_("Date"), widget=forms.DateInput(attrs={"type": "date"}))
-    reason = forms.CharField(label=_("Reason"), required=False, max_length=200)
+    reason = forms.CharField(label=_("Reason"), max_length=200)
 
     def __init__(self, *args, calendars: list[str], **kwargs):
         super().__init__(*args, **kwargs)

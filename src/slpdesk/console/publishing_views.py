@@ -11,8 +11,6 @@ once per request; a refusal is shown with nothing changed.
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from django import forms
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
@@ -161,8 +159,8 @@ def policy(request):
     in_force = PolicyVersion.objects.in_force(now)
     can = publishing.can_publish(request.user)
     preview = None
-    form = PolicyForm(initial={"effective": publishing.utc_date(now) + timedelta(
-        days=in_force.load().notice_days + 1)})
+    form = PolicyForm(initial={"effective": publishing.utc_date(
+        publishing.earliest_effective(in_force.load().notice_days, now))})
     if request.method == "POST":
         if not can:
             raise PermissionDenied(_("Only support managers and administrators can publish."))

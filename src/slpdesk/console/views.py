@@ -12,6 +12,7 @@ every change goes through :mod:`slpdesk.desk.services`, and a refusal
 from __future__ import annotations
 
 from collections import defaultdict
+from datetime import UTC
 from functools import wraps
 
 import holidays as holidays_lib
@@ -584,10 +585,11 @@ def _calendar_rows(policy, year: int, zone: str, now, closures) -> list[dict]:
                 categories=spec.holiday_categories or None)
             public = sorted(found.items())
         stored = [c for c in by_calendar.get(name, []) if c.date.year == year]
+        in_effect = [c.date for c in by_calendar.get(name, []) if c.removed_at is None]
         site_zone = spec.zone == SITE_ZONE
         calc_zone = zone if site_zone else spec.zone
         business = compile_calendar(
-            spec.with_closed_dates(c.date for c in by_calendar.get(name, [])), calc_zone)
+            spec.with_closed_dates(in_effect), calc_zone)
         is_open = business.is_open(now)
         rows.append({
             "name": name,
@@ -621,7 +623,8 @@ def _calendars_page(request, now, add_form=None, status=200):
         get_zone(zone)
     except CalendarError:
         zone = "UTC"
-    closures = list(CalendarClosure.objects.filter(calendar__in=list(policy.calendars)))
+    closures = list(CalendarClosure.objects.filter(calendar__in=list(policy.calendars))
+                    .select_related("added_by", "removed_by"))
     rows = _calendar_rows(policy, year, zone, now, closures)
     can_work = access.can_work(user)
     for row in rows:
@@ -637,6 +640,7 @@ def _calendars_page(request, now, add_form=None, status=200):
         "zone": zone,
         "can_work": can_work,
         "now": now,
+        "today": now.astimezone(UTC).date(),
     }, status=status)
 
 
@@ -652,9 +656,11 @@ def calendars(request):
         raise PermissionDenied(_("Only support staff who work cases can change calendars."))
     policy = PolicyVersion.objects.in_force(now).load()
     if request.POST.get("action") == "remove":
-        closure = get_object_or_404(CalendarClosure, pk=_id(request.POST.get("closure")) or 0)
+        closure = get_object_or_404(CalendarClosure.objects.in_effect(),
+                                    pk=_id(request.POST.get("closure")) or 0)
         try:
-            services.remove_closure(closure, actor=request.user, now=now)
+            services.remove_closure(closure, request.POST.get("reason", "")[:200],
+                                    actor=request.user, now=now)
         except services.DeskError as err:
             messages.error(request, str(err))
         else:

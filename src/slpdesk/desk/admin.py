@@ -1,6 +1,7 @@
 """Django admin for the configuration: organisations, sites, agreements, releases,
-policy versions, calendar closures and users. Cases are shown read-only: their
-state changes only through :mod:`slpdesk.desk.services`."""
+policy versions, calendar closures and users. Cases, published policy versions and
+the closure record are shown read-only: they change only through
+:mod:`slpdesk.desk.services` and :mod:`slpdesk.desk.publishing`."""
 
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
@@ -68,34 +69,23 @@ class ReleaseAdmin(admin.ModelAdmin):
 
 
 @admin.register(PolicyVersion)
-class PolicyVersionAdmin(admin.ModelAdmin):
-    list_display = ["policy_id", "version", "published_at", "effective_at"]
+class PolicyVersionAdmin(ReadOnlyAdmin):
+    """Published versions are immutable (K8): shown, never changed or deleted here. A
+    new version is published only through the publish path, with its notice and
+    written notice (V1): the console's Policy page or ``slpdesk policy publish``."""
+
+    list_display = ["policy_id", "version", "published_at", "effective_at", "published_by"]
 
 
 @admin.register(CalendarClosure)
-class CalendarClosureAdmin(admin.ModelAdmin):
-    """Changing a calendar's closed dates recomputes its open cases (C4)."""
+class CalendarClosureAdmin(ReadOnlyAdmin):
+    """The dated record of closures (C4), shown here; closures are added and removed in
+    the console's Calendars page (:func:`services.add_closure`), which records who,
+    when and why and recomputes the open cases."""
 
-    list_display = ["calendar", "date", "reason"]
+    list_display = ["calendar", "date", "reason", "added_by", "added_at", "removed_at",
+                    "removed_by", "removal_reason"]
     list_filter = ["calendar"]
-
-    def save_model(self, request, obj, form, change):
-        previous = CalendarClosure.objects.get(pk=obj.pk).calendar if change else None
-        super().save_model(request, obj, form, change)
-        now = timezone.now()
-        for calendar in {obj.calendar, previous} - {None}:
-            services.recompute_calendar(calendar, now)
-
-    def delete_model(self, request, obj):
-        super().delete_model(request, obj)
-        services.recompute_calendar(obj.calendar, timezone.now())
-
-    def delete_queryset(self, request, queryset):
-        calendars = set(queryset.values_list("calendar", flat=True))
-        super().delete_queryset(request, queryset)
-        now = timezone.now()
-        for calendar in calendars:
-            services.recompute_calendar(calendar, now)
 
 
 @admin.register(User)

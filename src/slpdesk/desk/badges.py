@@ -46,9 +46,9 @@ class Badge:
 
 
 def closures_by_calendar() -> dict[str, list[date]]:
-    """Every calendar's extra closed dates, in one query."""
+    """Every calendar's extra closed dates in effect, in one query."""
     out: dict[str, list[date]] = defaultdict(list)
-    for name, day in CalendarClosure.objects.values_list("calendar", "date"):
+    for name, day in CalendarClosure.objects.in_effect().values_list("calendar", "date"):
         out[name].append(day)
     return out
 

@@ -8,7 +8,7 @@ appends a :class:`CaseEvent` and recomputes the SLA columns.
 from __future__ import annotations
 
 import secrets
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from functools import lru_cache
 
 from django.conf import settings
@@ -209,21 +209,56 @@ def _parse(text: str) -> Policy:
     return policy_from_text(text)
 
 
+#: From when the shipped policy is in force: the first instant the clock covers
+#: (:mod:`slpdesk.sla` works in the years 1900-2199), so a case received at any
+#: time the desk can record, imported ones too, has a version in force (K8).
+SHIPPED_EFFECTIVE_AT = datetime(1900, 1, 1, tzinfo=UTC)
+
+#: What a published version keeps for ever (K8, V1).
+POLICY_VERSION_FIXED = ("policy_id", "version", "toml", "published_at", "effective_at")
+
+
+class ImmutableError(ValueError):
+    """A change to a record that is never rewritten (a published policy version, a
+    calendar closure)."""
+
+
 class PolicyVersionQuerySet(models.QuerySet):
     def in_force(self, at: datetime) -> PolicyVersion:
-        """The version in force at ``at``; the shipped policy is stored on first use."""
+        """The version in force at ``at``. The shipped policy is stored on first use, in
+        force from :data:`SHIPPED_EFFECTIVE_AT`, whatever ``at`` the first caller asks
+        about."""
         in_force = self.filter(effective_at__lte=at).order_by("-effective_at", "-id")
         version = in_force.first()  # one query on every call but the very first
         if version is None and not self.exists():
-            shipped = PolicyVersion.from_toml(shipped_policy_text(), published_at=at,
-                                              effective_at=at)
+            shipped = PolicyVersion.from_toml(shipped_policy_text(),
+                                              published_at=SHIPPED_EFFECTIVE_AT,
+                                              effective_at=SHIPPED_EFFECTIVE_AT)
             self.get_or_create(policy_id=shipped.policy_id, version=shipped.version,
-                               defaults={"toml": shipped.toml, "published_at": at,
-                                         "effective_at": at})
+                               defaults={"toml": shipped.toml,
+                                         "published_at": SHIPPED_EFFECTIVE_AT,
+                                         "effective_at": SHIPPED_EFFECTIVE_AT})
             version = in_force.first()
-        if version is None:
+        if version is None:  # only before 1900, which the clock refuses anyway
             raise PolicyError(f"no policy version is in force at {at.isoformat()}")
         return version
+
+    def update(self, **kwargs) -> int:
+        fixed = set(kwargs) & set(POLICY_VERSION_FIXED)
+        if fixed:
+            raise ImmutableError(f"a published policy version is never changed "
+                                 f"({', '.join(sorted(fixed))})")
+        return super().update(**kwargs)
+
+    def bulk_update(self, objs, fields, *args, **kwargs) -> int:
+        fixed = set(fields) & set(POLICY_VERSION_FIXED)
+        if fixed:
+            raise ImmutableError(f"a published policy version is never changed "
+                                 f"({', '.join(sorted(fixed))})")
+        return super().bulk_update(objs, fields, *args, **kwargs)
+
+    def delete(self):
+        raise ImmutableError("a published policy version is never deleted")
 
 
 class PolicyVersion(models.Model):
@@ -266,6 +301,20 @@ class PolicyVersion(models.Model):
         """The parsed policy (cached by text)."""
         return _parse(self.toml)
 
+    def save(self, *args, **kwargs) -> None:
+        """A version is stored once; its text, number and dates never change (K8)."""
+        if self.pk is not None and not self._state.adding:
+            stored = PolicyVersion.objects.filter(pk=self.pk).values(*POLICY_VERSION_FIXED).first()
+            if stored is not None:
+                changed = [f for f in POLICY_VERSION_FIXED if stored[f] != getattr(self, f)]
+                if changed:
+                    raise ImmutableError(f"a published policy version is never changed "
+                                         f"({', '.join(changed)})")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise ImmutableError("a published policy version is never deleted")
+
     def clean(self) -> None:
         try:
             policy = self.load()
@@ -277,28 +326,76 @@ class PolicyVersion(models.Model):
                 params={"id": policy.id, "version": policy.version})
 
 
+class CalendarClosureQuerySet(models.QuerySet):
+    def in_effect(self) -> CalendarClosureQuerySet:
+        """The closures every clock counts with: added and not removed."""
+        return self.filter(removed_at__isnull=True)
+
+    def update(self, **kwargs) -> int:
+        raise ImmutableError("calendar closures are a dated record: add or remove one "
+                             "through services.add_closure / remove_closure")
+
+    def delete(self):
+        raise ImmutableError("calendar closures are never deleted; a removal is recorded")
+
+
 class CalendarClosure(models.Model):
-    """An extra closed date of a support calendar (company closure, spec C4)."""
+    """An extra closed date of a support calendar (company closure, spec C4).
+
+    An append-only, dated record: who added it, when and why; a removal records
+    who, when and why and keeps the row. Only a date that has not begun yet can
+    be added or removed (:func:`slpdesk.desk.services.add_closure`), so business
+    time that has already elapsed never changes. Every clock (the stored columns,
+    replays, reports, the simulator, the audit) counts with the closures in effect
+    (:meth:`dates`).
+    """
 
     calendar = models.CharField(_("calendar"), max_length=50)
     date = models.DateField(_("date"))
     reason = models.CharField(_("reason"), max_length=200, blank=True)
+    added_at = models.DateTimeField(_("added"), null=True, blank=True)
+    added_by = models.ForeignKey(settings.AUTH_USER_MODEL, models.SET_NULL, null=True,
+                                 blank=True, related_name="+", verbose_name=_("added by"))
+    removed_at = models.DateTimeField(_("removed"), null=True, blank=True)
+    removed_by = models.ForeignKey(settings.AUTH_USER_MODEL, models.SET_NULL, null=True,
+                                   blank=True, related_name="+", verbose_name=_("removed by"))
+    removal_reason = models.CharField(_("why removed"), max_length=200, blank=True)
+
+    objects = CalendarClosureQuerySet.as_manager()
+
+    #: What a removal writes, once; nothing else of a closure ever changes.
+    REMOVAL_FIELDS = ("removed_at", "removed_by", "removal_reason")
 
     class Meta:
         verbose_name = _("calendar closure")
         verbose_name_plural = _("calendar closures")
-        ordering = ["calendar", "date"]
+        ordering = ["calendar", "date", "id"]
         constraints = [
-            models.UniqueConstraint(fields=["calendar", "date"], name="closure_unique_date"),
+            # One closure in effect per calendar and date; removed ones stay beside it.
+            models.UniqueConstraint(fields=["calendar", "date"], name="closure_unique_date",
+                                    condition=models.Q(removed_at__isnull=True)),
         ]
 
     def __str__(self) -> str:
         return f"{self.calendar} {self.date}"
 
+    def save(self, *args, **kwargs) -> None:
+        if self.pk is not None and not self._state.adding:
+            fields = kwargs.get("update_fields")
+            stored = CalendarClosure.objects.filter(pk=self.pk).values("removed_at").first()
+            if (fields is None or not set(fields) <= set(self.REMOVAL_FIELDS)
+                    or stored is None or stored["removed_at"] is not None):
+                raise ImmutableError("a calendar closure is only ever removed, once "
+                                     "(services.remove_closure)")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise ImmutableError("calendar closures are never deleted; a removal is recorded")
+
     @staticmethod
     def dates(calendar: str) -> list[date]:
-        """The extra closed dates stored for ``calendar``."""
-        return list(CalendarClosure.objects.filter(calendar=calendar)
+        """The extra closed dates in effect for ``calendar``."""
+        return list(CalendarClosure.objects.in_effect().filter(calendar=calendar)
                     .values_list("date", flat=True))
 
     @staticmethod

@@ -207,17 +207,30 @@ def latest_version(now: datetime) -> PolicyVersion:
     return PolicyVersion.objects.order_by("-effective_at", "-id").first()
 
 
+def earliest_effective(notice_days: int, now: datetime) -> datetime:
+    """The first instant a version published at ``now`` may take effect: the first
+    00:00 UTC at least ``notice_days`` whole days (of 24 hours) after ``now``."""
+    at = now + timedelta(days=notice_days)
+    start = effective_from(utc_date(at))
+    return start if start == at else start + timedelta(days=1)
+
+
 def check_notice(policy: Policy, effective_at: datetime, now: datetime) -> None:
-    """Refuse less notice than the policy in force (or the new one) promises (V1):
-    the effective date is at least ``notice_days`` calendar days (UTC) after today."""
+    """Refuse less notice than the policy in force (or the new one) promises (V1).
+
+    Whole days are counted as 24-hour periods from the instant of publication to
+    the instant the version takes effect (00:00 UTC of its date): ``notice_days``
+    (30) days is at least 30 × 24 hours, so 29 days 23 hours is refused. Published
+    at 2026-03-01 00:00 UTC, the earliest date is 2026-03-31; at 00:01, 2026-04-01.
+    """
     current = PolicyVersion.objects.in_force(now).load()
     notice = max(current.notice_days, policy.notice_days)
-    earliest = utc_date(now) + timedelta(days=notice)
-    if utc_date(effective_at) < earliest:
+    if effective_at - now < timedelta(days=notice):
         raise DeskError("notice", _("A new version of the policy takes effect at least "
                                     "%(days)d days after it is published: on "
                                     "%(earliest)s or later, not %(given)s."),
-                        days=notice, earliest=earliest.isoformat(),
+                        days=notice,
+                        earliest=utc_date(earliest_effective(notice, now)).isoformat(),
                         given=utc_date(effective_at).isoformat())
 
 

@@ -13,7 +13,7 @@ intake and worker call these; nothing else assigns a case's status.
 from __future__ import annotations
 
 import unicodedata
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
@@ -22,7 +22,7 @@ from django.template.defaultfilters import filesizeformat
 from django.utils.translation import gettext_lazy as _
 
 from slpdesk.mail import notifications as notify
-from slpdesk.sla import Event, Policy, SlaState, replay
+from slpdesk.sla import SITE_ZONE, Event, Policy, SlaState, get_zone, replay
 from slpdesk.worker import schedule
 
 from . import access
@@ -217,31 +217,77 @@ def calendar_changed(calendar: str, now: datetime) -> int:
     return recompute_calendar(calendar, now)
 
 
-def add_closure(calendar: str, day, reason: str, *, actor: User, now: datetime
+def closure_zones(calendar: str, policy: Policy) -> set[str]:
+    """The time zones in which ``calendar``'s dates are counted: its fixed zone, or
+    (a calendar that follows the site's zone, C1) the zone of every case on it and
+    of every site that uses it."""
+    spec = policy.calendar(calendar)
+    if spec.zone != SITE_ZONE:
+        return {spec.zone}
+    zones = set(Case.objects.filter(calendar=calendar).values_list("time_zone", flat=True)
+                .distinct())
+    for country, zone in Site.objects.values_list("country", "time_zone").distinct():
+        if policy.calendar_for_country(country) == calendar:
+            zones.add(zone)
+    return zones
+
+
+def _require_future_date(calendar: str, day: date, policy: Policy, now: datetime) -> None:
+    """Refuse a closure change for a date that has begun in one of the calendar's zones:
+    business time that has elapsed never changes (C4). Same-day closures are refused
+    too, rather than counted from the moment they are recorded."""
+    for zone in sorted(closure_zones(calendar, policy)):
+        if day <= now.astimezone(get_zone(zone)).date():
+            raise DeskError("begun", _("%(day)s has already begun in %(zone)s, where "
+                                       "calendar %(calendar)s counts business time: only a "
+                                       "date still to come can be closed or opened again, so "
+                                       "that no time already counted changes."),
+                            day=day.isoformat(), zone=zone, calendar=calendar)
+
+
+def add_closure(calendar: str, day: date, reason: str, *, actor: User, now: datetime
                 ) -> CalendarClosure:
-    """Close ``calendar`` on ``day`` (a company closure) and recompute its open cases
-    (:func:`calendar_changed`)."""
+    """Close ``calendar`` on ``day`` (a company closure), recorded with who, when and
+    why, and recompute its open cases (:func:`calendar_changed`). Only a date that
+    has not begun in any of the calendar's zones (:func:`closure_zones`)."""
+    _check_now(now)
     _require_staff(actor)
     policy = PolicyVersion.objects.in_force(now).load()
     if calendar not in policy.calendars:
         raise DeskError("calendar", _("There is no support calendar called %(name)s."),
                         name=calendar)
+    reason = _require_text(reason, _("why the calendar is closed"))
     with transaction.atomic():
-        closure, created = CalendarClosure.objects.get_or_create(
-            calendar=calendar, date=day, defaults={"reason": reason})
-        if not created:
+        _require_future_date(calendar, day, policy, now)
+        if CalendarClosure.objects.in_effect().filter(calendar=calendar, date=day).exists():
             raise DeskError("exists", _("The calendar is already closed on %(day)s."),
                             day=day.isoformat())
+        closure = CalendarClosure.objects.create(calendar=calendar, date=day, reason=reason,
+                                                 added_at=now, added_by=actor)
     calendar_changed(calendar, now)
     return closure
 
 
-def remove_closure(closure: CalendarClosure, *, actor: User, now: datetime) -> None:
-    """Open the calendar again on the closure's date and recompute its open cases."""
+def remove_closure(closure: CalendarClosure, reason: str, *, actor: User, now: datetime
+                   ) -> None:
+    """Open the calendar again on the closure's date, recorded with who, when and why
+    (the closure stays in the record), and recompute its open cases. Only a date
+    that has not begun, like :func:`add_closure`."""
+    _check_now(now)
     _require_staff(actor)
-    calendar = closure.calendar
-    closure.delete()
-    calendar_changed(calendar, now)
+    reason = _require_text(reason, _("why the calendar opens again"))
+    policy = PolicyVersion.objects.in_force(now).load()
+    with transaction.atomic():
+        closure = CalendarClosure.objects.select_for_update().get(pk=closure.pk)
+        if closure.removed_at is not None:
+            raise DeskError("removed", _("This closure was already removed."))
+        if closure.calendar in policy.calendars:
+            _require_future_date(closure.calendar, closure.date, policy, now)
+        closure.removed_at = now
+        closure.removed_by = actor
+        closure.removal_reason = reason
+        closure.save(update_fields=list(CalendarClosure.REMOVAL_FIELDS))
+    calendar_changed(closure.calendar, now)
 
 
 # -------------------------------------------------------------------- intake
