@@ -2,6 +2,7 @@
 
 ``slpdesk sla due``     deadlines of a new case (JSON)
 ``slpdesk sla replay``  the SLA state of a case from its events (JSON)
+``slpdesk sla audit``   every case's stored SLA columns against a replay (``--fix``)
 ``slpdesk manage ...``  Django's management commands, as ``manage.py`` runs them
 ``slpdesk serve``       migrate, then serve the web application (waitress)
 ``slpdesk demo``        migrate, load the demo data once, print its log-ins, serve
@@ -169,6 +170,35 @@ def sla_replay(policy, parsed) -> dict:
     cal_name = cal_name or policy.default_calendar
     cal = calendar_for(policy, cal_name, zone)
     return replay(events, policy, cal, now, cal_name).as_dict(tz)
+
+
+def cmd_sla_audit(args) -> int:
+    """One line per case whose stored SLA columns differ from a replay, then ``checked
+    N cases: M differ`` (exit 1 when M > 0); ``--fix`` recomputes those cases and
+    prints ``fixed M cases`` (exit 0). :mod:`slpdesk.desk.audit` does the work."""
+    _django_ready()
+    from django.db import DatabaseError
+    from django.utils import timezone
+
+    from .desk import audit
+    from .desk.models import Case
+    from .reports.commands import progress_bar
+
+    now = timezone.now()
+    try:
+        with progress_bar(args.progress, desc="auditing") as (total, update):
+            total(audit.count(args.case))
+            result = audit.audit(now, number=args.case, fix=args.fix, progress=update,
+                                 report=lambda found: print(found.line(), flush=True))
+    except Case.DoesNotExist:
+        raise UsageError(f"--case: there is no case {args.case}") from None
+    except DatabaseError as exc:
+        raise UsageError(f"cannot read the database: {exc}") from None
+    print(f"checked {result.checked} cases: {result.differ} differ")
+    if args.fix:
+        print(f"fixed {result.fixed} cases")
+        return 0
+    return 1 if result.differ else 0
 
 
 def cmd_manage(argv: list[str]) -> int:
@@ -446,6 +476,16 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("file", help="JSON file, or - for standard input")
     rep.add_argument("--policy", default=None, help="a policy TOML file (default: shipped)")
     rep.set_defaults(func=cmd_sla_replay)
+
+    aud = sla_sub.add_parser("audit", help="compare every case's stored SLA columns with a "
+                             "replay of its events (exit 1 when any differ)")
+    aud.add_argument("--case", default=None, metavar="NUMBER", help="only this case "
+                     "(SLP-000123)")
+    aud.add_argument("--fix", action="store_true", help="recompute the cases that differ "
+                     "(exit 0)")
+    aud.add_argument("--progress", action="store_true", help="a progress bar on standard "
+                     "error")
+    aud.set_defaults(func=cmd_sla_audit)
 
     # Parsed by main() itself, so that every option goes to Django untouched.
     sub.add_parser("manage", add_help=False,

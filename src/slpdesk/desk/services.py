@@ -117,60 +117,86 @@ def _contact_event(case: Case) -> str:
 
 
 # -------------------------------------------------------------------- SLA
-def sla_state(case: Case, now: datetime, closed: list | None = None) -> SlaState:
+#: The SLA columns of a case, all written by :func:`refresh_sla` (with
+#: ``sla_computed_at``) and checked by :mod:`slpdesk.desk.audit`.
+SLA_COLUMNS = (
+    "response_due", "resolution_due", "next_update_due", "earliest_due",
+    "response_state", "resolution_state", "next_update_state", "response_stopped",
+    "resolution_stopped", "next_update_stopped", "next_sla_event_at",
+)
+
+
+def sla_events(rows) -> list[Event]:
+    """The engine's events from a case's history in time order, ``rows`` of
+    ``(at, type, priority, kind, resolution)``: the SLA types, up to and including
+    an ``excluded`` (E2-E6 end the SLA inside the engine; what the desk records
+    after it, notes and files, is not the clock's business)."""
+    events = []
+    for at, type_, priority, kind, resolution in rows:
+        if type_ in CaseEvent.SLA_TYPES:
+            events.append(Event(at, type_, priority or None, kind or None, resolution or None))
+            if type_ == EventType.EXCLUDED:
+                break
+    return events
+
+
+def sla_state(case: Case, now: datetime, closed: list | None = None,
+              events: list[Event] | None = None) -> SlaState:
     """The SLA state of ``case`` at ``now``: ``replay`` over its events (K7).
 
-    An ``excluded`` event (E2-E6) ends the SLA inside the engine: verdicts
-    already reached stand, the other clocks become not applicable. Events the
-    desk records after it (notes, files) are not the clock's business.
-    ``closed`` are the calendar's closure dates, when the caller has read them
-    already (a batch recompute).
+    ``closed`` are the calendar's closure dates and ``events`` the case's
+    :func:`sla_events`, when the caller has read them already (a batch).
     """
-    sla_events = []
-    for ev in case.events.order_by("at", "id"):
-        if ev.type in CaseEvent.SLA_TYPES:
-            sla_events.append(Event(ev.at, ev.type, ev.priority or None, ev.kind or None,
-                                    ev.resolution or None))
-            if ev.type == EventType.EXCLUDED:
-                break
-    return replay(sla_events, case.policy(), case.business_calendar(closed), now,
+    if events is None:
+        events = sla_events(case.events.order_by("at", "id").values_list(
+            "at", "type", "priority", "kind", "resolution"))
+    return replay(events, case.policy(), case.business_calendar(closed), now,
                   calendar_name=case.calendar)
+
+
+def sla_columns(case: Case, state: SlaState, closed: list,
+                fired: set | None = None) -> dict[str, object]:
+    """The value of each of :data:`SLA_COLUMNS` for ``state`` (``fired``: the case's
+    SLA notices as ``(kind, clock, due)``, when the caller has read them)."""
+    return {
+        "response_due": state.response.due,
+        "resolution_due": state.resolution.due,
+        "next_update_due": state.next_update.due,
+        "earliest_due": state.earliest_due(),
+        "response_state": state.response.state,
+        "resolution_state": state.resolution.state,
+        "next_update_state": state.next_update.state,
+        "response_stopped": state.response.stopped,
+        "resolution_stopped": state.resolution.stopped,
+        "next_update_stopped": state.next_update.stopped,
+        "next_sla_event_at": next_sla_event(case, state, closed, fired),
+    }
 
 
 def refresh_sla(case: Case, now: datetime, closed: list | None = None) -> SlaState:
     """Recompute the case's SLA and store the due times and states on it, and when
-    the worker next has something to do for it (``next_sla_event_at``)."""
+    the worker next has something to do for it (``next_sla_event_at``): the one
+    function that writes the SLA columns (:data:`SLA_COLUMNS`)."""
     if closed is None:
         closed = CalendarClosure.dates(case.calendar)
     state = sla_state(case, now, closed)
-    case.response_due = state.response.due
-    case.resolution_due = state.resolution.due
-    case.next_update_due = state.next_update.due
-    case.earliest_due = state.earliest_due()
-    case.response_state = state.response.state
-    case.resolution_state = state.resolution.state
-    case.next_update_state = state.next_update.state
-    case.response_stopped = state.response.stopped
-    case.resolution_stopped = state.resolution.stopped
-    case.next_update_stopped = state.next_update.stopped
+    for column, value in sla_columns(case, state, closed).items():
+        setattr(case, column, value)
     case.sla_computed_at = now
-    case.next_sla_event_at = next_sla_event(case, state, closed)
-    case.save(update_fields=[
-        "response_due", "resolution_due", "next_update_due", "earliest_due",
-        "response_state", "resolution_state", "next_update_state", "response_stopped",
-        "resolution_stopped", "next_update_stopped", "sla_computed_at", "next_sla_event_at",
-    ])
+    case.save(update_fields=[*SLA_COLUMNS, "sla_computed_at"])
     return state
 
 
-def next_sla_event(case: Case, state: SlaState, closed: list) -> datetime | None:
+def next_sla_event(case: Case, state: SlaState, closed: list,
+                   fired: set | None = None) -> datetime | None:
     """The earliest SLA moment of ``case`` the worker has not acted on yet (a warning,
     a breach, an update reminder; :mod:`slpdesk.worker.schedule`), or None."""
     calendar = case.business_calendar(closed)
     fraction = case.policy().at_risk_fraction
     if not schedule.moments(state, calendar, fraction):
         return None
-    fired = set(SlaNotice.objects.filter(case=case).values_list("kind", "clock", "due"))
+    if fired is None:
+        fired = set(SlaNotice.objects.filter(case=case).values_list("kind", "clock", "due"))
     return schedule.next_event_at(state, calendar, fraction, fired)
 
 

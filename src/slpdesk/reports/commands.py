@@ -43,7 +43,7 @@ def parse_period(first: str, last: str, zone: str) -> Period:
 
 
 @contextmanager
-def _progress(enabled: bool):
+def progress_bar(enabled: bool, desc: str = "replaying"):
     """``(total, update)`` callbacks driving a tqdm bar on standard error."""
     from tqdm import tqdm
 
@@ -51,7 +51,7 @@ def _progress(enabled: bool):
 
     def total(n: int) -> None:
         nonlocal bar
-        bar = tqdm(total=n, file=sys.stderr, unit="case", desc="replaying",
+        bar = tqdm(total=n, file=sys.stderr, unit="case", desc=desc,
                    disable=not enabled, leave=False, dynamic_ncols=True)
 
     def update(k: int) -> None:
@@ -72,7 +72,7 @@ def _show_progress(args) -> bool:
 def run_report(args) -> int:
     period = parse_period(args.first, args.last, args.tz)
     now = timezone.now()
-    with _progress(_show_progress(args)) as (total, update):
+    with progress_bar(_show_progress(args)) as (total, update):
         (rows,) = replay_period(staff_cases(), period, now, progress=update, total=total)
     report = build_report(rows, period.tz, period.first, period.last, period.zone_name)
     if args.format == "json":
@@ -89,7 +89,7 @@ def run_simulate(args) -> int:
     except PolicyError as exc:
         raise CommandError(str(exc)) from None
     now = timezone.now()
-    with _progress(_show_progress(args)) as (total, update):
+    with progress_bar(_show_progress(args)) as (total, update):
         result = simulate(staff_cases(), period, draft, now, progress=update, total=total)
     if args.format == "json":
         _json(result.as_dict())
