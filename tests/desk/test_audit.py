@@ -1,15 +1,32 @@
 """``slpdesk sla audit`` (issue 10): every stored SLA column equals a replay."""
 
+import contextlib
+import io
+import os
 from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 
 import pytest
+from django.db import transaction
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_state_machine_as_test
 
 from desk.conftest import ny
 from slpdesk import cli
-from slpdesk.desk import audit, services
+from slpdesk.desk import audit, publishing, services
 from slpdesk.desk.demo import load_demo
-from slpdesk.desk.models import Case, CaseEvent
+from slpdesk.desk.models import (
+    CalendarClosure,
+    Case,
+    CaseEvent,
+    PolicyVersion,
+    User,
+    WorkerHeartbeat,
+)
+from slpdesk.desk.services import DeskError
+from slpdesk.sla import shipped_policy_text
+from slpdesk.worker.steps import Context, handle_one_recompute_batch, handle_one_sla_event
 
 
 @pytest.fixture
@@ -117,3 +134,149 @@ def test_it_reads_in_batches(cast, clock):
     assert [a.number for a in seen] == [cases[3].number]
     assert seen[0].differences == (audit.Difference(
         "response_due", None, datetime(2026, 7, 6, 15, 0, tzinfo=UTC)),)
+
+
+# ------------------------------------------------------------ any sequence
+class DeskMachine(RuleBasedStateMachine):
+    """Random sequences of the desk's own operations, on a clock that only moves
+    forward; after every step the audit finds no difference (K7)."""
+
+    cast = manager = None  # set by the test
+
+    def __init__(self):
+        super().__init__()
+        self.savepoint = transaction.atomic()
+        self.savepoint.__enter__()  # each example starts from the cast alone
+        self.now = ny(2026, 7, 6, 8, 30)
+        PolicyVersion.objects.in_force(self.now)  # the shipped policy
+        self.cases: list[Case] = []
+        self.versions = 1
+
+    def teardown(self):
+        transaction.set_rollback(True)
+        self.savepoint.__exit__(None, None, None)
+
+    def _pick(self, index: int) -> Case | None:
+        if not self.cases:
+            return None
+        case = self.cases[index % len(self.cases)]
+        case.refresh_from_db()
+        return case
+
+    def _do(self, verb, *args, **kwargs) -> None:
+        with contextlib.suppress(DeskError):  # a refused change changes nothing
+            verb(*args, now=self.now, **kwargs)
+
+    @rule(minutes=st.integers(0, 3 * 24 * 60))
+    def time_passes(self, minutes):
+        self.now += timedelta(minutes=minutes)
+
+    @rule(uk=st.booleans(), priority=st.sampled_from(["P1", "P2", "P3", "P4"]))
+    def intake(self, uk, priority):
+        c = self.cast
+        site, contact = (c.sheffield, c.bea) if uk else (c.hartford, c.alice)
+        self.cases.append(services.receive_case(
+            site, contact=contact, channel="portal", proposed_priority=priority,
+            title="Case", actor=contact, now=self.now))
+
+    @rule(i=st.integers(0, 99), priority=st.sampled_from(["P1", "P2", "P3", "P4"]),
+          complete=st.booleans())
+    def triage_or_change_priority(self, i, priority, complete):
+        if case := self._pick(i):
+            self._do(services.assign_priority, case, priority,
+                     information_complete=complete, actor=self.cast.sam)
+
+    @rule(i=st.integers(0, 99), call=st.booleans())
+    def reply(self, i, call):
+        if case := self._pick(i):
+            verb = services.log_call if call else services.reply
+            self._do(verb, case, "Looking at it", actor=self.cast.sam)
+
+    @rule(i=st.integers(0, 99))
+    def ask_for_information(self, i):
+        if case := self._pick(i):
+            self._do(services.request_information, case, "Logs?", actor=self.cast.sam)
+
+    @rule(i=st.integers(0, 99))
+    def customer_answers(self, i):
+        if case := self._pick(i):
+            self._do(services.record_customer_reply, case, "Here", actor=case.contact)
+
+    @rule(i=st.integers(0, 99))
+    def information_complete(self, i):
+        if case := self._pick(i):
+            self._do(services.mark_information_complete, case, actor=self.cast.sam)
+
+    @rule(i=st.integers(0, 99), kind=st.sampled_from(["bug", "incident"]))
+    def classify(self, i, kind):
+        if case := self._pick(i):
+            self._do(services.classify, case, kind, "BUG-1" if kind == "bug" else "",
+                     actor=self.cast.sam)
+
+    @rule(i=st.integers(0, 99), resolution=st.sampled_from(["fixed", "timeline", "no-defect"]))
+    def resolve(self, i, resolution):
+        if case := self._pick(i):
+            self._do(services.resolve, case, resolution, "Done", actor=self.cast.sam)
+
+    @rule(i=st.integers(0, 99))
+    def reopen(self, i):
+        if case := self._pick(i):
+            self._do(services.reopen, case, "Again", actor=case.contact)
+
+    @rule(i=st.integers(0, 99))
+    def exclude(self, i):
+        if case := self._pick(i):
+            self._do(services.exclude, case, "altered", actor=self.cast.sam)
+
+    @rule(uk=st.booleans(), days=st.integers(0, 10), worker=st.booleans())
+    def close_a_day(self, uk, days, worker):
+        if worker:  # a live worker takes the recompute; it runs before the audit
+            WorkerHeartbeat.objects.update_or_create(
+                name="w", defaults={"started_at": self.now, "seen_at": self.now})
+        self._do(services.add_closure, "uk" if uk else "global",
+                 self.now.date() + timedelta(days=days), "Closed", actor=self.cast.sam)
+        while handle_one_recompute_batch(self.now, Context(out=io.StringIO())):
+            pass
+        WorkerHeartbeat.objects.all().delete()
+
+    @rule(i=st.integers(0, 99))
+    def open_a_day_again(self, i):
+        closures = list(CalendarClosure.objects.in_effect().order_by("pk"))
+        if closures:
+            self._do(services.remove_closure, closures[i % len(closures)], "Open after all",
+                     actor=self.cast.sam)
+
+    @rule(hours=st.integers(1, 4))
+    def publish_a_version(self, hours):
+        self.versions += 1
+        text = shipped_policy_text().replace('version = "1"', f'version = "{self.versions}"')
+        text = text.replace('response = "2h"', f'response = "{hours}h"', 1)
+        self._do(publishing.publish_policy, text, effective_at=publishing.earliest_effective(
+            30, self.now), actor=self.manager)
+
+    @rule()
+    def the_newest_version_takes_effect(self):
+        newest = PolicyVersion.objects.order_by("-effective_at").first()
+        self.now = max(self.now, newest.effective_at)
+
+    @rule()
+    def the_worker_acts_on_what_fell_due(self):
+        while handle_one_sla_event(self.now, Context(out=io.StringIO())):
+            pass
+
+    @invariant()
+    def the_audit_finds_no_difference(self):
+        found = []
+        result = audit.audit(self.now, report=found.append)
+        assert [a.line() for a in found] == []
+        assert result.checked == len(self.cases)
+
+
+def test_any_sequence_of_the_desks_operations_audits_clean(cast):
+    DeskMachine.cast = cast
+    DeskMachine.manager = User.objects.create_user("max", "max@example.com", "pw",
+                                                   role=User.Role.MANAGER)
+    run_state_machine_as_test(DeskMachine, settings=settings(
+        max_examples=int(os.environ.get("SLPDESK_AUDIT_EXAMPLES", "25")),
+        stateful_step_count=25, deadline=None, database=None,
+        suppress_health_check=list(HealthCheck)))
