@@ -38,7 +38,13 @@ def main() -> int:
     parser.add_argument("--profile", action="store_true", help="profile one run")
     args = parser.parse_args()
 
-    data_dir = tempfile.mkdtemp(prefix="slpdesk-bench-simulate-")
+    return in_fresh_database("simulate", args.keep, lambda: run(args))
+
+
+def in_fresh_database(name: str, keep: bool, work) -> int:
+    """``work()`` with Django set up on a new, migrated SQLite database in a temporary
+    data directory (removed afterwards unless ``keep``)."""
+    data_dir = tempfile.mkdtemp(prefix=f"slpdesk-bench-{name}-")
     os.environ["SLPDESK_DATA_DIR"] = data_dir
     os.environ.pop("SLPDESK_DATABASE_URL", None)  # the embedded SQLite database
     os.environ.pop("DJANGO_SETTINGS_MODULE", None)
@@ -49,9 +55,9 @@ def main() -> int:
         from django.core.management import call_command
 
         call_command("migrate", interactive=False, verbosity=0)
-        return run(args)
+        return work()
     finally:
-        if args.keep:
+        if keep:
             print(f"data directory kept: {data_dir}")
         else:
             shutil.rmtree(data_dir, ignore_errors=True)
@@ -130,10 +136,10 @@ def story(rng: random.Random, received: datetime, now: datetime, prio: str):
     return events, status
 
 
-def run(args) -> int:
-    import django
-    from django.db import connection
-
+def build(n_cases: int, now: datetime) -> int:
+    """Fill the (empty, migrated) database with ``n_cases`` cases received over the year
+    before ``now``, with their event logs (``story``), by ``bulk_create``; no SLA
+    columns. Returns how many events. ``bench_audit.py`` uses it too."""
     from slpdesk.desk.models import (
         Agreement,
         Case,
@@ -144,12 +150,9 @@ def run(args) -> int:
         Site,
         User,
     )
-    from slpdesk.reports.data import Period, staff_cases
-    from slpdesk.reports.simulate import parse_draft, simulate
-    from slpdesk.sla import get_zone, shipped_policy_text
+    from slpdesk.sla import get_zone
 
     rng = random.Random(20261129)
-    now = datetime.now(UTC).replace(microsecond=0)
     version = PolicyVersion.objects.in_force(now - timedelta(days=400))
     policy = version.load()
 
@@ -170,11 +173,10 @@ def run(args) -> int:
         for n in range(20))
     site_info = [(s, policy.calendar_for_country(s.country)) for s in sites]
 
-    t0 = time.perf_counter()
     cases: list[Case] = []
     logs = []
     n_events = 0
-    for n in range(1, args.cases + 1):
+    for n in range(1, n_cases + 1):
         k = rng.randrange(len(sites))
         site, calendar = site_info[k]
         tz = get_zone(site.time_zone)
@@ -204,6 +206,21 @@ def run(args) -> int:
             cases, logs = [], []
     if cases:
         _flush(cases, logs, CaseEvent, Escalation, Case, contacts[0])
+    return n_events
+
+
+def run(args) -> int:
+    import django
+    from django.db import connection
+
+    from slpdesk.desk.models import Case, CaseEvent
+    from slpdesk.reports.data import Period, staff_cases
+    from slpdesk.reports.simulate import parse_draft, simulate
+    from slpdesk.sla import get_zone, shipped_policy_text
+
+    now = datetime.now(UTC).replace(microsecond=0)
+    t0 = time.perf_counter()
+    n_events = build(args.cases, now)
     with connection.cursor() as cur:
         cur.execute("ANALYZE")
     print(f"slpdesk simulate benchmark: Django {django.get_version()}, SQLite "
