@@ -26,7 +26,7 @@ def shipped_from_the_start(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('desk', '0004_inbound_outcomes'),
+        ('desk', '0005_unverified_mail'),
     ]
 
     operations = [
