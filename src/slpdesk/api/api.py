@@ -27,7 +27,7 @@ from ninja import File, Form, Header, NinjaAPI, Path, Query
 from ninja.files import UploadedFile
 
 from slpdesk import cli
-from slpdesk.desk import access, badges, services
+from slpdesk.desk import access, badges, search, services
 from slpdesk.desk.models import (
     Case,
     Escalation,
@@ -295,7 +295,7 @@ def _by_id(qs, cursor: str | None, page_size: int) -> tuple[list, str | None]:
 
 
 # ---------------------------------------------------------------------- cases
-CASE_LIST_PARAMS = {"status", "priority", "organisation", "updated_since", "order", "cursor",
+CASE_LIST_PARAMS = {"q", "status", "priority", "organisation", "updated_since", "order", "cursor",
                     "page_size"}
 
 
@@ -303,6 +303,10 @@ CASE_LIST_PARAMS = {"status", "priority", "organisation", "updated_since", "orde
          tags=["cases"], summary="The cases you may see")
 def list_cases(
     request,
+    q: str | None = Query(None, max_length=200, description=(
+        "Words to find in the number, title, description, messages (internal notes for "
+        "support staff only), organisation, site and contact names and defect reference; "
+        "every word must occur. Combines with the other filters and the order.")),
     status: list[StatusCode] = Query(None, description="Any of these statuses."),
     priority: list[PriorityCode] = Query(
         None, description="Any of these priorities (the assigned one, else the proposed)."),
@@ -326,6 +330,8 @@ def list_cases(
         qs = qs.filter(Q(priority__in=priority) | Q(priority="", proposed_priority__in=priority))
     if organisation is not None:
         qs = qs.filter(organisation_id=organisation)
+    if q:
+        qs = search.search(qs, q, staff=access.can_see_internal(user))
     if updated_since is not None:
         try:  # ISO 8601 only (pydantic would also take a number of seconds)
             datetime.fromisoformat(request.GET.get("updated_since", ""))

@@ -703,6 +703,25 @@ class Message(models.Model):
         return self.kind != self.Kind.INTERNAL
 
 
+class CaseSearch(models.Model):
+    """A case's search document, rewritten by :func:`slpdesk.desk.search.reindex` in the
+    transaction of every change; the engine indexes it (tsvector + GIN on PostgreSQL,
+    FTS5 on SQLite, migration 0007)."""
+
+    case = models.OneToOneField(Case, models.CASCADE, primary_key=True,
+                                related_name="search_document", verbose_name=_("case"))
+    head = models.TextField(_("number, title and names"))
+    body = models.TextField(_("description and messages"))
+    internal = models.TextField(_("internal notes"))
+
+    class Meta:
+        verbose_name = _("search document")
+        verbose_name_plural = _("search documents")
+
+    def __str__(self) -> str:
+        return str(self.case_id)
+
+
 def _attachment_path(instance: Attachment, filename: str) -> str:
     # A random folder per file: names never collide and cannot be guessed.
     return f"attachments/{instance.case_id}/{secrets.token_hex(8)}/{filename}"
