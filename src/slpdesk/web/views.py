@@ -16,6 +16,7 @@ from slpdesk import dbstate
 from slpdesk.desk import access
 from slpdesk.desk.models import InboundMessage, Outbox, WorkerHeartbeat
 
+from . import errors
 from .forms import PreferencesForm
 
 
@@ -70,6 +71,8 @@ def ready(request):
         body, status = {"status": "unavailable", "reason": str(exc)}, 503
     response = JsonResponse(body, status=status)
     response["Cache-Control"] = "no-store"
+    if status == 503:
+        response["Retry-After"] = str(errors.RETRY_AFTER)
     return response
 
 
