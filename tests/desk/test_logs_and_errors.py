@@ -236,3 +236,13 @@ def test_a_form_token_of_another_user_shows_nothing(desk, client):
     client.post(reverse("portal:new_case"), form_data(desk, form_token="t" * 24))
     assert sorted(Case.objects.values_list("contact__username", flat=True)) == ["alice",
                                                                                 "bob"]
+
+
+def test_the_users_language_is_kept_in_a_cookie_for_pages_without_the_database(desk,
+                                                                                client):
+    desk.alice.language = "sv"
+    desk.alice.save()
+    client.force_login(desk.alice)
+    response = client.get("/portal/")
+    assert response.cookies["django_language"].value == "sv"
+    assert "django_language" not in client.get("/portal/").cookies  # set once
