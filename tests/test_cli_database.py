@@ -28,6 +28,7 @@ COMMANDS = {
     "policy diff": ["policy", "diff", POLICY],
     "worker": ["worker", "--once"],
     "mail serve": ["mail", "serve", "--port", "0"],
+    "sla audit": ["sla", "audit"],
 }
 MIGRATING = {  # these create the database: only an unreachable server stops them
     "serve": ["serve", "--port", "0"],

@@ -178,8 +178,7 @@ def cmd_sla_audit(args) -> int:
     """One line per case whose stored SLA columns differ from a replay, then ``checked
     N cases: M differ`` (exit 1 when M > 0); ``--fix`` recomputes those cases and
     prints ``fixed M cases`` (exit 0). :mod:`slpdesk.desk.audit` does the work."""
-    _django_ready()
-    from django.db import DatabaseError
+    _django_ready(database="ready")
     from django.utils import timezone
 
     from .desk import audit
@@ -194,8 +193,6 @@ def cmd_sla_audit(args) -> int:
                                  report=lambda found: print(found.line(), flush=True))
     except Case.DoesNotExist:
         raise UsageError(f"--case: there is no case {args.case}") from None
-    except DatabaseError as exc:
-        raise UsageError(f"cannot read the database: {exc}") from None
     print(f"checked {result.checked} cases: {result.differ} differ")
     if args.fix:
         print(f"fixed {result.fixed} cases")

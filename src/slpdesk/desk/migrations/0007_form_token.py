@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('desk', '0005_unverified_mail'),
+        ('desk', '0006_sla_record'),
     ]
 
     operations = [
