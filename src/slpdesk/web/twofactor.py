@@ -139,7 +139,9 @@ def setup(request):
         device = TOTPDevice.objects.create(user=user, name="authenticator", confirmed=False)
     form = CodeForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        if device.verify_token(form.cleaned_data["code"]):
+        if not device.verify_is_allowed()[0]:
+            form.add_error("code", _("Too many wrong codes: wait a little and try again."))
+        elif device.verify_token(form.cleaned_data["code"]):
             with transaction.atomic():
                 device.confirmed = True
                 device.save()
@@ -148,8 +150,9 @@ def setup(request):
             return render(request, "web/two_factor.html", {
                 "enrolled": True, "codes": codes, "codes_left": len(codes),
                 "next": _next(request)})
-        form.add_error("code", _("That code is not right. Check the clock of your "
-                                 "phone and try the code shown now."))
+        else:
+            form.add_error("code", _("That code is not right. Check the clock of your "
+                                     "phone and try the code shown now."))
     return render(request, "web/two_factor.html", {
         "form": form, "enrolled": False, "required": required_for(user),
         "qr": qr_data_uri(device.config_url),
@@ -169,10 +172,13 @@ def verify(request):
         code = form.cleaned_data["code"]
         devices = list(TOTPDevice.objects.filter(user=user, confirmed=True))
         devices += list(StaticDevice.objects.filter(user=user, confirmed=True))
-        for device in devices:
-            if device.verify_is_allowed()[0] and device.verify_token(code):
-                otp_login(request, device)
-                return redirect(_next(request))
-        form.add_error("code", _("That code is not right, or it was used already."))
+        if not all(device.verify_is_allowed()[0] for device in devices):
+            form.add_error("code", _("Too many wrong codes: wait a little and try again."))
+        else:
+            for device in devices:
+                if device.verify_token(code):
+                    otp_login(request, device)
+                    return redirect(_next(request))
+            form.add_error("code", _("That code is not right, or it was used already."))
     return render(request, "registration/two_factor_verify.html",
                   {"form": form, "next": request.GET.get("next", "")})
