@@ -21,7 +21,6 @@ from slpdesk.desk import services
 from slpdesk.desk.models import Attachment, User
 
 
-
 def new_case(site, contact, now):
     return services.receive_case(site, contact=contact, actor=contact, now=now,
                                  channel="portal", proposed_priority="P3", title="Files")
@@ -188,6 +187,7 @@ def test_downloads_keep_their_sandbox_and_are_not_stored(cast, client):
 PRODUCTION = {  # the README's production settings
     "SLPDESK_HTTPS": "1", "SLPDESK_HSTS_SECONDS": "31536000",
     "SLPDESK_HSTS_INCLUDE_SUBDOMAINS": "1", "SLPDESK_HSTS_PRELOAD": "1",
+    "SLPDESK_PROXY_COUNT": "1",
     "SLPDESK_ALLOWED_HOSTS": "support.example.com",
     "SLPDESK_CSRF_TRUSTED_ORIGINS": "https://support.example.com",
 }
@@ -195,7 +195,8 @@ PRODUCTION = {  # the README's production settings
 
 def test_check_deploy_is_clean_with_the_production_settings(tmp_path):
     env = {k: v for k, v in os.environ.items()
-           if k not in ("DJANGO_SETTINGS_MODULE", "SLPDESK_DATABASE_URL")}
+           if k not in ("DJANGO_SETTINGS_MODULE", "SLPDESK_DATABASE_URL",
+                        "DJANGO_ALLOW_ASYNC_UNSAFE")}
     env.update(PRODUCTION, SLPDESK_DATA_DIR=str(tmp_path))
     result = subprocess.run([sys.executable, "-m", "slpdesk.cli", "manage", "check",
                              "--deploy", "--fail-level", "WARNING"], env=env,
