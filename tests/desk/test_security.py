@@ -266,3 +266,22 @@ def test_uploads_beyond_the_organisations_storage_are_refused(cast, settings, cl
     assert "would take more than its storage" in response.content.decode()
     home = client.get("/portal/").content.decode()
     assert "Files of your organisation: 100\xa0bytes of 100\xa0bytes in use." in home
+
+
+def test_mail_and_api_uploads_beyond_the_storage_are_refused_too(cast, settings):
+    from desk.test_mail_in import deliver, mail
+    from slpdesk.desk.models import InboundMessage
+
+    settings.SLPDESK_API_RATE = "off"
+    w = build_world(cast)  # its files take some of Acme's storage
+    settings.SLPDESK_ORG_STORAGE_BYTES = services.storage_used(cast.acme.pk) + 10
+    row = deliver(mail(files=[("trace.bin", b"x" * 11)]))
+    assert (row.state, row.outcome) == (InboundMessage.State.HELD,
+                                        InboundMessage.Outcome.REFUSED)
+    assert "would take more than its storage" in row.last_error
+    case = w.acme.case
+    response = Client().post(
+        f"/api/v1/cases/{case.number}/attachments",
+        {"file": SimpleUploadedFile("t.bin", b"x" * 11)}, **w.auth("customer"))
+    assert response.status_code == 400
+    assert response.json()["code"] == "quota"
