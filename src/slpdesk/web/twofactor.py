@@ -20,6 +20,7 @@ from django import forms
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.db import transaction
+from django.http import QueryDict
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -76,8 +77,12 @@ class TwoFactorMiddleware:
                 and not request.path.startswith(OPEN_PREFIXES)):
             target = self._step(request, user)
             if target and request.path != reverse(target):
-                return redirect(f"{reverse(target)}?next={request.get_full_path()}"
-                                if request.method == "GET" else reverse(target))
+                url = reverse(target)
+                if request.method == "GET":
+                    query = QueryDict(mutable=True)
+                    query["next"] = request.get_full_path()
+                    url += "?" + query.urlencode(safe="/")
+                return redirect(url)
         return self.get_response(request)
 
     @staticmethod
