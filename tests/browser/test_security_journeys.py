@@ -122,7 +122,9 @@ window.__csp = [];
 document.addEventListener('securitypolicyviolation',
     e => window.__csp.push(e.violatedDirective + ' ' + e.blockedURI));
 """
-ROLES = ["ellen.brooks", "lars.svensson", "james.carter", "sofia.berg", "helen.ward", "admin"]
+ROLES = ["ellen.brooks", "lars.svensson", "james.carter", "sofia.berg", "david.miller",
+         "helen.ward", "admin"]
+SIMULATES = {"sofia.berg", "david.miller", "helen.ward", "admin"}
 
 
 def _main_pages(page, live_server) -> list[str]:
@@ -135,7 +137,8 @@ def _main_pages(page, live_server) -> list[str]:
 
 @pytest.mark.parametrize("username", ROLES)
 def test_no_page_violates_the_content_security_policy(browser, live_server, demo, username):
-    from slpdesk.desk.models import Case
+    from slpdesk.desk import access
+    from slpdesk.desk.models import User
 
     context = browser.new_context()
     context.add_init_script(WATCH)
@@ -145,9 +148,13 @@ def test_no_page_violates_the_content_security_policy(browser, live_server, demo
             if "Content Security Policy" in m.text else None)
     log_in(page, live_server, username)
     urls = _main_pages(page, live_server)
-    case = Case.objects.order_by("pk").first()
-    urls.append(f"/console/cases/{case.number}/" if "/console/" in urls
-                else "/portal/cases/")
+    user = User.objects.get(username=username)
+    case = access.cases_for(user).order_by("pk").first()
+    if access.is_staff(user):
+        urls += [f"/console/cases/{case.number}/", "/reports/board/"]
+        urls += ["/reports/simulate/"] if username in SIMULATES else []
+    else:
+        urls.append(f"/portal/cases/{case.number}/")
     if username == "admin":
         urls += ["/admin/desk/case/", f"/admin/desk/case/{case.pk}/change/", "/api/v1/docs"]
     violations = {}

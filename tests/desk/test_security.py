@@ -285,3 +285,11 @@ def test_mail_and_api_uploads_beyond_the_storage_are_refused_too(cast, settings)
         {"file": SimpleUploadedFile("t.bin", b"x" * 11)}, **w.auth("customer"))
     assert response.status_code == 400
     assert response.json()["code"] == "quota"
+
+
+def test_a_bad_zone_stored_before_the_check_shows_pages_in_utc(cast, client):
+    User.objects.filter(pk=cast.alice.pk).update(time_zone="America")
+    client.force_login(cast.alice)
+    response = client.get("/portal/")
+    assert response.status_code == 200
+    assert re.search(r'<span class="zone"[^>]*>UTC</span>', response.content.decode())

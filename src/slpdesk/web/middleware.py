@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import zoneinfo
-
 from django.utils import timezone, translation
+
+from slpdesk.sla import CalendarError, get_zone
 
 
 class UserPreferencesMiddleware:
@@ -25,10 +25,10 @@ class UserPreferencesMiddleware:
                 translation.activate(user.language)
                 request.LANGUAGE_CODE = translation.get_language()
             zone = user.time_zone or zone
-        try:
-            timezone.activate(zoneinfo.ZoneInfo(zone))
-        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-            timezone.activate(zoneinfo.ZoneInfo("UTC"))
+        try:  # a name stored before names were checked may be anything
+            timezone.activate(get_zone(zone))
+        except CalendarError:
+            timezone.activate(get_zone("UTC"))
         try:
             return self.get_response(request)
         finally:
