@@ -6,6 +6,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from django.views.i18n import set_language
 
+from slpdesk.web import password, twofactor
 from slpdesk.web import views as web
 
 urlpatterns = [
@@ -13,6 +14,9 @@ urlpatterns = [
     path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True),
          name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("login/verify/", twofactor.verify, name="two_factor_verify"),
+    path("preferences/two-factor/", twofactor.setup, name="two_factor_setup"),
+    path("", include(password.urlpatterns)),  # password reset and change
     path("preferences/", web.preferences, name="preferences"),
     path("language/", set_language, name="set_language"),
     path("attachments/<int:pk>/", web.download, name="download"),

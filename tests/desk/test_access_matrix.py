@@ -181,6 +181,16 @@ ROUTES = {
     "login": ("get", None, None, everyone_ok),
     "logout": ("post", None, {}, lambda who: LOGIN),  # back to the log-in page
     "preferences": ("get", None, None, logged_in),
+    # Issue 11: password reset (anyone) and change, two-factor enrolment and the code step.
+    "password_reset": ("get", None, None, everyone_ok),
+    "password_reset_done": ("get", None, None, everyone_ok),
+    "password_reset_confirm": ("get", lambda w: {"uidb64": "MQ", "token": "c0ffee-bad"}, None,
+                               everyone_ok),  # "this link has expired"
+    "password_reset_complete": ("get", None, None, everyone_ok),
+    "password_change": ("get", None, None, logged_in),
+    "password_change_done": ("get", None, None, logged_in),
+    "two_factor_setup": ("get", None, None, logged_in),
+    "two_factor_verify": ("get", None, None, logged_in),  # no device: on to the front door
     "set_language": ("post", None, {"language": "sv"}, everyone_ok),
     "health": ("get", None, None, everyone_ok),
     "ready": ("get", None, None, everyone_ok),

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from datetime import datetime
 from functools import wraps
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
@@ -180,6 +181,8 @@ def home(request):
         "open_count": cases.open().count(),
         "waiting_count": cases.filter(status=Case.Status.WAITING).count(),
         "priorities": target_rows(policy, calendars),
+        "storage_used": services.storage_used(user.organisation_id),
+        "storage_quota": settings.SLPDESK_ORG_STORAGE_BYTES,
     })
 
 

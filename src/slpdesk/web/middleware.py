@@ -7,13 +7,13 @@ import logging
 import re
 import secrets
 import time
-import zoneinfo
 
 from django.conf import settings
 from django.utils import timezone, translation
 from django.utils.functional import empty
 
 from slpdesk import logs
+from slpdesk.sla import CalendarError, get_zone
 
 log = logging.getLogger("slpdesk.request")
 
@@ -81,10 +81,10 @@ class UserPreferencesMiddleware:
                 translation.activate(user.language)
                 request.LANGUAGE_CODE = translation.get_language()
             zone = user.time_zone or zone
-        try:
-            timezone.activate(zoneinfo.ZoneInfo(zone))
-        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-            timezone.activate(zoneinfo.ZoneInfo("UTC"))
+        try:  # a name stored before names were checked may be anything
+            timezone.activate(get_zone(zone))
+        except CalendarError:
+            timezone.activate(get_zone("UTC"))
         try:
             response = self.get_response(request)
         finally:

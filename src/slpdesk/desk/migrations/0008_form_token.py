@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('desk', '0006_sla_record'),
+        ('desk', '0007_password_reset_mail'),
     ]
 
     operations = [
