@@ -16,6 +16,7 @@ import contextlib
 import os
 import secrets
 import tempfile
+from datetime import timedelta
 from email.utils import parseaddr
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -23,6 +24,7 @@ from urllib.parse import urlsplit
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
+from slpdesk import logs as _logs
 from slpdesk.api.ratelimit import parse_rate as _parse_rate
 from slpdesk.config import parse_authserv_ids
 from slpdesk.mail.transport import parse_email_url
@@ -62,6 +64,15 @@ def envint(name: str, default: int, *, minimum: int = 0) -> int:
     if number < minimum:
         raise ImproperlyConfigured(f"{name}={value!r} must be at least {minimum}")
     return number
+
+
+def envchoice(name: str, default: str, choices: tuple[str, ...]) -> str:
+    """The variable ``name`` as one of ``choices`` (lower case)."""
+    value = envstr(name, default).lower()
+    if value not in choices:
+        raise ImproperlyConfigured(
+            f"{name}={os.environ[name]!r} is not one of {', '.join(choices)}")
+    return value
 
 
 def envaddress(name: str, default: str, *, display_name: bool = True) -> str:
@@ -166,6 +177,18 @@ SLPDESK_HTTPS = envbool("SLPDESK_HTTPS", False)
 SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = SLPDESK_HTTPS
 if SLPDESK_HTTPS:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# Behind SLPDESK_HTTPS=1 every plain-HTTP request is redirected to HTTPS (the load
+# balancer's health probe excepted), and browsers are told to keep to HTTPS
+# (Strict-Transport-Security) for SLPDESK_HSTS_SECONDS.
+SECURE_SSL_REDIRECT = SLPDESK_HTTPS
+SECURE_REDIRECT_EXEMPT = [r"^health/$"]
+SECURE_HSTS_SECONDS = envint("SLPDESK_HSTS_SECONDS", 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = envbool("SLPDESK_HSTS_INCLUDE_SUBDOMAINS", False)
+SECURE_HSTS_PRELOAD = envbool("SLPDESK_HSTS_PRELOAD", False)
+# How many reverse proxies stand in front of the desk and append the client's address
+# to X-Forwarded-For (0: the connection's own address is the client's). The log-in
+# lock-out and the API's limits per address count by this address.
+SLPDESK_PROXY_COUNT = envint("SLPDESK_PROXY_COUNT", 0)
 
 # ------------------------------------------------------------------ database
 _DATABASE_URL = envstr("SLPDESK_DATABASE_URL", "")
@@ -176,6 +199,17 @@ else:
     DATABASES = {"default": sqlite_database(
         DATA_DIR / "slpdesk.sqlite3", timeout=envint("SLPDESK_SQLITE_TIMEOUT", 20, minimum=1))}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# A request that finds the database unreachable tries again for this many seconds,
+# then answers 503 with Retry-After (slpdesk.web.errors).
+SLPDESK_DB_WAIT = envint("SLPDESK_DB_WAIT", 5)
+
+# ------------------------------------------------------------------- logging
+# Every process logs to standard error: text lines, or JSON lines for a log collector.
+SLPDESK_LOG_FORMAT = envchoice("SLPDESK_LOG_FORMAT", "text", ("text", "json"))
+SLPDESK_LOG_LEVEL = envchoice("SLPDESK_LOG_LEVEL", "info",
+                              ("debug", "info", "warning", "error", "critical")).upper()
+LOGGING = _logs.config(level=SLPDESK_LOG_LEVEL, fmt=SLPDESK_LOG_FORMAT)
 
 # ------------------------------------------------------------- application
 INSTALLED_APPS = [
@@ -193,20 +227,32 @@ INSTALLED_APPS = [
     "ninja",        # django-ninja: serves the API docs' Swagger UI from its own static files
     "slpdesk.api",  # the REST API (/api/v1/) and personal API tokens
     "slpdesk.mail",  # the e-mail templates (mail/*.txt, mail/*.html)
+    "axes",          # django-axes: failed log-ins counted per user name and per address, locks
+    "django_otp",    # django-otp: two-factor sign-in (slpdesk.web.twofactor)
+    "django_otp.plugins.otp_totp",    # authenticator apps (RFC 6238)
+    "django_otp.plugins.otp_static",  # one-time recovery codes
 ]
 AUTH_USER_MODEL = "desk.User"
 
 MIDDLEWARE = [
+    # First: the request id, one log line per request, /health/ for any Host.
+    "slpdesk.web.middleware.RequestLogMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
+    # Before the first database access (the session): waits out a short outage, else 503.
+    "slpdesk.web.errors.DatabaseWaitMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
+    "slpdesk.web.twofactor.TwoFactorMiddleware",
     "slpdesk.web.middleware.UserPreferencesMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "slpdesk.web.headers.BrowserHeadersMiddleware",
+    "axes.middleware.AxesMiddleware",  # last: turns a lock-out into the locked page
 ]
 ROOT_URLCONF = "slpdesk.urls"
 WSGI_APPLICATION = "slpdesk.wsgi.application"
@@ -255,11 +301,37 @@ MEDIA_ROOT = DATA_DIR / "media"
 # Attachments are stored here and only ever served as downloads.
 SLPDESK_MAX_ATTACHMENT_BYTES = envint("SLPDESK_MAX_ATTACHMENT_BYTES", 20 * 1024 * 1024,
                                       minimum=1)
+# All the files of one organisation's cases together (portal, console, API, e-mail).
+SLPDESK_ORG_STORAGE_BYTES = envint("SLPDESK_ORG_STORAGE_BYTES", 5 * 1024**3, minimum=1)
 
 # ------------------------------------------------------------ log-in, cookies
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",  # first: refuses a locked user name or address
+    "django.contrib.auth.backends.ModelBackend",
+]
+# 10 failed log-ins for one user name (from anywhere) lock that name, 50 from one
+# address lock that address; a lock lasts 15 minutes after the last failure
+# (slpdesk.web.security.LockoutHandler). Administrators see and lift locks in the admin.
+SLPDESK_LOGIN_FAILURES_PER_USERNAME = 10
+SLPDESK_LOGIN_FAILURES_PER_ADDRESS = 50
+AXES_FAILURE_LIMIT = SLPDESK_LOGIN_FAILURES_PER_USERNAME
+AXES_COOLOFF_TIME = timedelta(minutes=15)
+AXES_LOCKOUT_PARAMETERS = [["username"], ["ip_address"]]
+AXES_HANDLER = "slpdesk.web.security.LockoutHandler"
+AXES_CLIENT_IP_CALLABLE = "slpdesk.web.security.client_ip"
+AXES_LOCKOUT_TEMPLATE = "registration/locked.html"
+AXES_HTTP_RESPONSE_CODE = 429
+AXES_RESET_ON_SUCCESS = False  # a log-in to one's own account must not clear an address
+AXES_VERBOSE = False
+# A password-reset link works for an hour, and once (Django's token generator).
+PASSWORD_RESET_TIMEOUT = 3600
+# Two-factor sign-in (TOTP) is required of: off (nobody), staff (every support staff
+# role and administrator), admin (administrators and superusers). Anyone may enrol.
+SLPDESK_REQUIRE_2FA = envchoice("SLPDESK_REQUIRE_2FA", "admin", ("off", "staff", "admin"))
+OTP_TOTP_ISSUER = "slpdesk"
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_SAMESITE = "Lax"
@@ -273,10 +345,13 @@ FILE_UPLOAD_PERMISSIONS = 0o600
 # Requests per API token: N/s, N/m, N/h or N/d, or "off". Counted in the database
 # (slpdesk.api.ratelimit), so every web process shares one limit; no cache server.
 SLPDESK_API_RATE = envstr("SLPDESK_API_RATE", "120/m")
-try:
-    _parse_rate(SLPDESK_API_RATE)
-except ValueError as exc:
-    raise ImproperlyConfigured(f"SLPDESK_API_RATE: {exc}") from None
+# Requests without a valid token (none, a wrong one) per client address.
+SLPDESK_API_ANON_RATE = envstr("SLPDESK_API_ANON_RATE", "30/m")
+for _name in ("SLPDESK_API_RATE", "SLPDESK_API_ANON_RATE"):
+    try:
+        _parse_rate(globals()[_name])
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"{_name}: {exc}") from None
 
 # ------------------------------------------------------------------ e-mail out
 # SLPDESK_EMAIL_URL: smtp://user:password@host:587?starttls=1 or smtps://...:465

@@ -6,6 +6,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from django.views.i18n import set_language
 
+from slpdesk.web import password, twofactor
 from slpdesk.web import views as web
 
 urlpatterns = [
@@ -13,13 +14,22 @@ urlpatterns = [
     path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True),
          name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("login/verify/", twofactor.verify, name="two_factor_verify"),
+    path("preferences/two-factor/", twofactor.setup, name="two_factor_setup"),
+    path("", include(password.urlpatterns)),  # password reset and change
     path("preferences/", web.preferences, name="preferences"),
     path("language/", set_language, name="set_language"),
     path("attachments/<int:pk>/", web.download, name="download"),
-    path("health/", web.health, name="health"),
+    path("health/", web.health, name="health"),  # (answered by RequestLogMiddleware)
+    path("health/ready", web.ready, name="ready"),
     path("portal/", include("slpdesk.portal.urls")),
     path("console/", include("slpdesk.console.urls")),
     path("reports/", include("slpdesk.reports.urls")),
     path("admin/", admin.site.urls),
     path("", include("slpdesk.api.urls")),  # /api/v1/ and /preferences/api-tokens/
 ]
+
+# Error pages in the site's layout with the request id; 503 when the database is away.
+handler403 = "slpdesk.web.errors.forbidden"
+handler404 = "slpdesk.web.errors.not_found"
+handler500 = "slpdesk.web.errors.server_error"

@@ -5,6 +5,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from django.contrib.auth import authenticate
+from django.test import RequestFactory
 
 from slpdesk.desk import services
 from slpdesk.desk.demo import DEMO_PASSWORD, load_demo, logins_text
@@ -139,7 +140,9 @@ def test_it_has_users_for_every_role_who_can_log_in(db):
     assert DEMO_PASSWORD in text
     for user in User.objects.all():
         assert user.username in text
-        assert authenticate(username=user.username, password=DEMO_PASSWORD) == user
+        # As the log-in form does: with the request (the lock-out counts by it).
+        request = RequestFactory().post("/login/")
+        assert authenticate(request, username=user.username, password=DEMO_PASSWORD) == user
         assert user.is_support_staff() == (user.organisation is None)
     admin = User.objects.get(role=User.Role.ADMIN)
     assert admin.is_superuser and admin.is_staff

@@ -464,8 +464,8 @@ def test_without_an_smtp_server_mail_is_kept_in_the_data_directory(cast, setting
     msg: EmailMessage = message_from_bytes(files[0].read_bytes(), policy=email_policy.default)
     assert str(msg["Message-ID"]) == mail.message_id
     assert msg.get_content_type() == "multipart/alternative"
-    out = capsys.readouterr().out
-    assert "mail to alice@example.com" in out and "SLPDESK_EMAIL_URL is unset" in out
+    out = capsys.readouterr().err  # the worker's log
+    assert "to alice@example.com kept in" in out and "SLPDESK_EMAIL_URL is unset" in out
     assert str(files[0]) in out
     mail.refresh_from_db()
     assert mail.state == State.DONE

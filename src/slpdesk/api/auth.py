@@ -14,15 +14,42 @@ import threading
 
 from django.conf import settings
 from django.utils import timezone, translation
+from ninja.errors import Throttled
 from ninja.security import HttpBearer
 from ninja.throttling import BaseThrottle
 
+from slpdesk.web.security import client_ip
+
+from .errors import refuse_large_body
 from .models import ApiToken
-from .ratelimit import hit, parse_rate
+from .ratelimit import hit, parse_rate, used_up
 
 
 class TokenAuth(HttpBearer):
-    """A personal API token (see :class:`ApiToken`)."""
+    """A personal API token (see :class:`ApiToken`).
+
+    Requests without a valid token (none, malformed, wrong, revoked) count against
+    ``SLPDESK_API_ANON_RATE`` per client address; once an address has used that up,
+    its requests are refused (429) before any token is looked at, until the window
+    ends, so tokens cannot be guessed at speed.
+    """
+
+    def __call__(self, request):
+        refuse_large_body(request)  # first: nothing of an oversized body is read
+        rate = parse_rate(settings.SLPDESK_API_ANON_RATE)
+        if rate is None:
+            return super().__call__(request)
+        key, now = f"address:{client_ip(request)}", timezone.now()
+        refused = used_up(key, rate, now)
+        if refused is None:
+            found = super().__call__(request)
+            if found is not None:
+                return found
+            refused = hit(key, rate, now)
+            if refused.allowed:
+                return None
+        request.slpdesk_rate, request.slpdesk_per_address = rate, True
+        raise Throttled(refused.retry_after)
 
     def authenticate(self, request, token: str):
         found = ApiToken.authenticate(token, now=timezone.now())

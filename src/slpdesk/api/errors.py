@@ -15,14 +15,19 @@ in the request's language (``Accept-Language``, else the token user's language).
        ``acknowledged``, ``clock``)
  422   ``validation_error`` (with ``errors``), ``invalid_cursor``,
        ``idempotency_key_reused``
+ 413   ``too_large_request``: a body over the limit (a file over
+       ``SLPDESK_MAX_ATTACHMENT_BYTES`` plus 1 MiB, other bodies over
+       ``DATA_UPLOAD_MAX_MEMORY_SIZE``)
  429   ``rate_limited``, with ``Retry-After``
 =====  ==========================================================================
 """
 
 from __future__ import annotations
 
-from django.core.exceptions import PermissionDenied
+from django.conf import settings
+from django.core.exceptions import PermissionDenied, RequestDataTooBig
 from django.http import Http404, HttpRequest, HttpResponse
+from django.template.defaultfilters import filesizeformat
 from django.utils.translation import gettext as _
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, Throttled, ValidationError
@@ -61,6 +66,25 @@ def _response(api: NinjaAPI, request: HttpRequest, status: int, code: str, messa
     response = api.create_response(request, body, status=status)
     response["Cache-Control"] = "no-store"
     return response
+
+
+def body_limit(request) -> int:
+    """The largest body the API reads: one file and a little more for a multipart
+    upload, else what Django keeps in memory."""
+    if request.content_type == "multipart/form-data":
+        return settings.SLPDESK_MAX_ATTACHMENT_BYTES + 1024 * 1024
+    return settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+
+
+def refuse_large_body(request) -> None:
+    """Raise ``RequestDataTooBig`` (413) for a body announced larger than
+    :func:`body_limit`, before any of it is read."""
+    try:
+        length = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        length = 0
+    if length > body_limit(request):
+        raise RequestDataTooBig("request body too large")
 
 
 def _field_errors(errors: list[dict]) -> list[dict]:
@@ -110,7 +134,12 @@ def install(api: NinjaAPI) -> None:
     def throttled(request, exc: Throttled):
         limit = getattr(request, "slpdesk_rate", None)
         seconds = int(exc.wait or 1)
-        if limit is not None:
+        if getattr(request, "slpdesk_per_address", False):
+            message = _("Too many requests without a valid token from your address: at most "
+                        "%(requests)d per %(seconds)d seconds. Try again in %(wait)d "
+                        "seconds.") % {"requests": limit.requests, "seconds": limit.seconds,
+                                       "wait": seconds}
+        elif limit is not None:
             message = _("Too many requests: at most %(requests)d per %(seconds)d seconds "
                         "for a token. Try again in %(wait)d seconds.") % {
                 "requests": limit.requests, "seconds": limit.seconds, "wait": seconds}
@@ -120,6 +149,12 @@ def install(api: NinjaAPI) -> None:
         response = _response(api, request, 429, "rate_limited", message)
         response["Retry-After"] = str(seconds)
         return response
+
+    @api.exception_handler(RequestDataTooBig)
+    def too_large(request, exc):
+        return _response(api, request, 413, "too_large_request",
+                         _("The request is too large: at most %(limit)s.") % {
+                             "limit": filesizeformat(body_limit(request))})
 
     @api.exception_handler(Http404)
     def not_found(request, exc):

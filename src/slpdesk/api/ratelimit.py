@@ -72,3 +72,18 @@ def hit(key: str, rate: Rate, now: datetime) -> Verdict:
     retry_after = max(1, math.ceil((window + 1) * rate.seconds - epoch))
     return Verdict(count <= rate.requests, rate.requests, max(0, rate.requests - count),
                    retry_after)
+
+
+def used_up(key: str, rate: Rate, now: datetime) -> Verdict | None:
+    """Whether ``key`` has used up ``rate`` in the current window, without counting a
+    request: the refusal (as :func:`hit` gives it) or None."""
+    from .models import RateLimitWindow
+
+    epoch = now.timestamp()
+    window = int(epoch // rate.seconds)
+    count = (RateLimitWindow.objects.filter(key=key, window=window)
+             .values_list("count", flat=True).first()) or 0
+    if count < rate.requests:
+        return None
+    return Verdict(False, rate.requests, 0,
+                   max(1, math.ceil((window + 1) * rate.seconds - epoch)))

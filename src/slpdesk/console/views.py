@@ -18,7 +18,7 @@ from functools import wraps
 import holidays as holidays_lib
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.db.models import Case as DbCase
 from django.db.models import Count, F, Q, Value, When
@@ -40,8 +40,9 @@ from slpdesk.desk.models import (
     InboundMessage,
     PolicyVersion,
     User,
+    validate_time_zone,
 )
-from slpdesk.sla import SITE_ZONE, CalendarError, compile_calendar, get_zone
+from slpdesk.sla import SITE_ZONE, compile_calendar
 from slpdesk.sla.policy import Text
 
 from . import forms
@@ -681,10 +682,11 @@ def _calendars_page(request, now, add_form=None, status=200):
         year = local_today.year
     year = min(max(year, 1901), 2198)
     zone = request.GET.get("zone") or timezone.get_current_timezone_name()
+    zone_error = ""
     try:
-        get_zone(zone)
-    except CalendarError:
-        zone = "UTC"
+        validate_time_zone(zone)
+    except ValidationError as exc:
+        zone_error, zone = exc.messages[0], "UTC"
     closures = list(CalendarClosure.objects.filter(calendar__in=list(policy.calendars))
                     .select_related("added_by", "removed_by"))
     rows = _calendar_rows(policy, year, zone, now, closures)
@@ -700,6 +702,7 @@ def _calendars_page(request, now, add_form=None, status=200):
         "year": year,
         "years": [year - 1, year + 1],
         "zone": zone,
+        "zone_error": zone_error,
         "can_work": can_work,
         "now": now,
         "today": now.astimezone(UTC).date(),

@@ -843,6 +843,7 @@ class Outbox(Claimable):
         PROGRAM_UPDATE = "program_update", _("Program update")
         POLICY_NOTICE = "policy_notice", _("Policy change notice")
         ESCALATION_REQUEST = "escalation_request", _("Escalation to confirm")
+        PASSWORD_RESET = "password_reset", _("Password reset")
 
     message_id = models.CharField(_("Message-ID"), max_length=255, unique=True)
     kind = models.CharField(_("kind"), max_length=20, choices=Kind.choices)
@@ -971,3 +972,22 @@ class WorkerHeartbeat(models.Model):
     class Meta:
         verbose_name = _("worker")
         verbose_name_plural = _("workers")
+
+
+class FormSubmission(models.Model):
+    """A one-time form token, used up: the portal's new-case form carries one, so a
+    form sent twice (a double click, sending again after an error) opens one case
+    and the second sending shows it."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, models.CASCADE, related_name="+",
+                             verbose_name=_("user"))
+    token = models.CharField(_("form token"), max_length=64)
+    case = models.ForeignKey(Case, models.CASCADE, null=True, blank=True, related_name="+",
+                             verbose_name=_("case"))
+    created_at = models.DateTimeField(_("sent"))
+
+    class Meta:
+        verbose_name = _("form sent")
+        verbose_name_plural = _("forms sent")
+        constraints = [models.UniqueConstraint(fields=["user", "token"],
+                                               name="formsubmission_once")]

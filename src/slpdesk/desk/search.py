@@ -10,7 +10,7 @@ indexes them itself, inside the same transaction as the change:
   (``public_vector``: head and body; ``staff_vector``: also the notes),
   stemmed in English and Swedish, the head also ``simple`` (names, numbers,
   stop words) and weighted above the rest, with a GIN index each (migration
-  0007).
+  0009).
 * SQLite: an FTS5 table over the three texts (Porter stemming), kept in step
   with the document table by triggers; customers' searches name only the
   ``head`` and ``body`` columns.
@@ -75,7 +75,7 @@ def _document_sql(where: str) -> str:
         f"WHERE {where}"
     )
     update = "head = excluded.head, body = excluded.body, internal = excluded.internal"
-    if connection.vendor != "postgresql":  # FTS5 follows by triggers (migration 0007)
+    if connection.vendor != "postgresql":  # FTS5 follows by triggers (migration 0009)
         return (f"INSERT INTO desk_casesearch (case_id, head, body, internal) {documents} "
                 f"ON CONFLICT (case_id) DO UPDATE SET {update}")
     return (
@@ -99,7 +99,7 @@ def _vectors(column: str, weight: str, *, simple: bool = False) -> str:
     return f"setweight({vectors}, '{weight}')"
 
 
-#: PostgreSQL's GIN indexes (migration 0007); a full rebuild drops them and builds
+#: PostgreSQL's GIN indexes (migration 0009); a full rebuild drops them and builds
 #: them again after the documents, far faster than updating them row by row.
 POSTGRES_INDEXES = {
     "casesearch_public_gin": "CREATE INDEX casesearch_public_gin ON desk_casesearch "

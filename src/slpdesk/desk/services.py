@@ -18,6 +18,7 @@ from datetime import date, datetime, timedelta
 from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
+from django.db.models import Sum
 from django.template.defaultfilters import filesizeformat
 from django.utils.translation import gettext_lazy as _
 
@@ -751,9 +752,29 @@ def check_upload(upload) -> None:
                         name=safe_file_name(upload.name), limit=filesizeformat(limit))
 
 
+def storage_used(organisation_id: int) -> int:
+    """Bytes of all the files on the organisation's cases."""
+    return (Attachment.objects.filter(case__organisation_id=organisation_id)
+            .aggregate(n=Sum("size"))["n"] or 0)
+
+
+def check_quota(case: Case, size: int) -> None:
+    """Refuse a file that would take the case's organisation over
+    ``SLPDESK_ORG_STORAGE_BYTES``."""
+    quota = settings.SLPDESK_ORG_STORAGE_BYTES
+    used = storage_used(case.organisation_id)
+    if used + size > quota:
+        raise DeskError("quota", _("The files of %(organisation)s would take more than its "
+                                   "storage of %(quota)s (%(used)s in use). Remove or "
+                                   "compress files, or ask support for more room."),
+                        organisation=case.organisation.name, quota=filesizeformat(quota),
+                        used=filesizeformat(used))
+
+
 def _store_file(case: Case, upload, *, actor: User, now: datetime, internal: bool = False,
                 message: Message | None = None) -> Attachment:
     check_upload(upload)
+    check_quota(case, upload.size)
     name = safe_file_name(upload.name)
     attachment = Attachment(case=case, message=message, name=name, size=upload.size,
                             uploaded_by=actor, uploaded_at=now, internal=internal)

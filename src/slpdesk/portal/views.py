@@ -11,11 +11,12 @@ from collections.abc import Callable
 from datetime import datetime
 from functools import wraps
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.shortcuts import redirect, render
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
@@ -23,7 +24,14 @@ from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
 
 from slpdesk.desk import access, badges, conversation, search, services
-from slpdesk.desk.models import CalendarClosure, Case, Escalation, PolicyVersion, Release
+from slpdesk.desk.models import (
+    CalendarClosure,
+    Case,
+    Escalation,
+    FormSubmission,
+    PolicyVersion,
+    Release,
+)
 from slpdesk.desk.publishing import week_text
 from slpdesk.desk.services import DeskError
 from slpdesk.mail import inbound
@@ -172,6 +180,8 @@ def home(request):
         "open_count": cases.open().count(),
         "waiting_count": cases.filter(status=Case.Status.WAITING).count(),
         "priorities": target_rows(policy, calendars),
+        "storage_used": services.storage_used(user.organisation_id),
+        "storage_quota": settings.SLPDESK_ORG_STORAGE_BYTES,
     })
 
 
@@ -234,13 +244,28 @@ def new_case(request):
                        user=user, policy=policy, today=timezone.localdate(now))
     if bound and form.is_valid():
         data = form.cleaned_data
+        token = data["form_token"]
+        earlier = _sent_before(request, token)
+        if earlier is not None:
+            return earlier
         try:
-            case = services.receive_case(
-                data["site"], contact=user, channel=Case.Channel.PORTAL,
-                proposed_priority=data["proposed_priority"], title=data["title"],
-                description=data["description"], system_details=data["system_details"],
-                release=data["release"], request_type=data["request_type"],
-                files=data["attachments"], actor=user, now=now)
+            with transaction.atomic():  # the case and its form token, or neither
+                sent = token and FormSubmission.objects.create(user=user, token=token,
+                                                               created_at=now)
+                case = services.receive_case(
+                    data["site"], contact=user, channel=Case.Channel.PORTAL,
+                    proposed_priority=data["proposed_priority"], title=data["title"],
+                    description=data["description"], system_details=data["system_details"],
+                    release=data["release"], request_type=data["request_type"],
+                    files=data["attachments"], actor=user, now=now)
+                if sent:
+                    sent.case = case
+                    sent.save(update_fields=["case"])
+        except IntegrityError:  # the same form, sent twice at once: the other one won
+            earlier = _sent_before(request, token)
+            if earlier is None:
+                raise
+            return earlier
         except DeskError as err:
             form.add_error(None, str(err))
         else:
@@ -261,6 +286,20 @@ def new_case(request):
                          for c in policy.out_of_scope],
         "selected_priority": form["proposed_priority"].value(),
     })
+
+
+def _sent_before(request, token: str):
+    """The answer to a new-case form sent again (its one-time token used up already):
+    the case it opened."""
+    if not token:
+        return None
+    sent = FormSubmission.objects.filter(user=request.user, token=token,
+                                         case__isnull=False).select_related("case").first()
+    if sent is None:
+        return None
+    messages.info(request, _("This form was sent already: it opened case %(number)s.") % {
+        "number": sent.case.number})
+    return redirect("portal:case", number=sent.case.number)
 
 
 # --------------------------------------------------------------------- case

@@ -28,7 +28,7 @@ from bisect import bisect_left, bisect_right
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 import holidays as holidays_lib
 import numpy as np
@@ -56,9 +56,17 @@ def get_zone(name: str) -> ZoneInfo:
         raise CalendarError(f"unknown time zone {name!r}") from exc
 
 
+@lru_cache(maxsize=1)
+def zone_names() -> frozenset[str]:
+    """Every IANA zone name the zone database has (``zoneinfo.available_timezones``)."""
+    return frozenset(available_timezones())
+
+
 @lru_cache(maxsize=1024)
 def _zone(name: str) -> ZoneInfo:
-    if not isinstance(name, str) or not name or name != name.strip():
+    # Only names from the database's list: a folder of it (``America``) or a name too
+    # long for a file name would make ZoneInfo raise OSError.
+    if not isinstance(name, str) or name not in zone_names():
         raise ValueError(name)
     return ZoneInfo(name)
 

@@ -53,7 +53,7 @@ def index_existing_cases(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('desk', '0006_sla_record'),
+        ('desk', '0008_form_token'),
     ]
 
     operations = [
