@@ -4,8 +4,11 @@
 ``slpdesk sla replay``  the SLA state of a case from its events (JSON)
 ``slpdesk sla audit``   every case's stored SLA columns against a replay (``--fix``)
 ``slpdesk manage ...``  Django's management commands, as ``manage.py`` runs them
-``slpdesk serve``       migrate, then serve the web application (waitress)
-``slpdesk demo``        migrate, load the demo data once, print its log-ins, serve
+``slpdesk serve``       migrate, then serve the web application (gunicorn)
+``slpdesk migrate``     migrate, then exit
+``slpdesk backup|restore``  one archive of the database, the files and the secret key
+``slpdesk demo``        migrate, load the demo data once, print its log-ins, serve with
+                        a worker beside it
 ``slpdesk worker``      the background loop: e-mail out, SLA warnings, recomputes
 ``slpdesk mail receive|serve``      e-mail in (an MTA pipe; an SMTP/LMTP listener)
 ``slpdesk policy validate|diff|publish``  policy versions (V1-V2)
@@ -234,17 +237,26 @@ def _django_ready(*, database: str | None = None):
     return server
 
 
-def _serve(server, host: str, port: int) -> None:
+def _serve(server, host: str, port: int, **options) -> None:
     try:
-        server.serve(host, port)
+        server.serve(host, port, **options)
     except OSError as exc:
         raise UsageError(f"cannot listen on {host}:{port}: {exc}") from None
 
 
 def cmd_serve(args) -> int:
     server = _django_ready()
+    from django.conf import settings
+
+    if settings.SLPDESK_MIGRATE_ON_START and not args.no_migrate:
+        server.migrate()
+    _serve(server, args.host, args.port, workers=args.workers, threads=args.threads)
+    return 0
+
+
+def cmd_migrate(args) -> int:
+    server = _django_ready()
     server.migrate()
-    _serve(server, args.host, args.port)
     return 0
 
 
@@ -255,7 +267,33 @@ def cmd_demo(args) -> int:
     server.migrate()
     server.demo()
     if not args.no_serve:
-        _serve(server, "127.0.0.1", args.port)
+        worker = None if args.no_worker else server.start_worker_process()
+        _serve(server, "127.0.0.1", args.port, workers=1, threads=8,
+               on_exit=worker and (lambda: server.stop_process(worker)))
+    return 0
+
+
+def cmd_backup(args) -> int:
+    _django_ready()
+    from .backup import BackupError, backup
+
+    try:
+        print(backup(args.file))
+    except BackupError as exc:
+        raise UsageError(str(exc)) from None
+    return 0
+
+
+def cmd_restore(args) -> int:
+    # The data directory must stay empty (and its secret key unwritten) until the
+    # archive is checked, so Django is not set up here: restore reads the settings'
+    # environment variables itself.
+    from .backup import BackupError, restore
+
+    try:
+        print(restore(args.file))
+    except BackupError as exc:
+        raise UsageError(str(exc)) from None
     return 0
 
 
@@ -467,6 +505,16 @@ def _port(text: str) -> int:
     return port
 
 
+def _count(text: str) -> int:
+    try:
+        number = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if not 1 <= number <= 256:
+        raise argparse.ArgumentTypeError(f"{number} is out of range (1-256)")
+    return number
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="slpdesk", description="A support desk that runs a service level "
                      "policy.")
@@ -508,13 +556,34 @@ def build_parser() -> argparse.ArgumentParser:
     srv.add_argument("--host", default="127.0.0.1", help="address to listen on "
                      "(default: 127.0.0.1; other names need SLPDESK_ALLOWED_HOSTS)")
     srv.add_argument("--port", type=_port, default=8000, help="port (default: 8000)")
+    srv.add_argument("--workers", type=_count, default=2,
+                     help="processes (default: 2, one per core)")
+    srv.add_argument("--threads", type=_count, default=8,
+                     help="threads per process, requests served at once by each (default: 8)")
+    srv.add_argument("--no-migrate", action="store_true",
+                     help="do not migrate first (also SLPDESK_MIGRATE_ON_START=0); run "
+                     "'slpdesk migrate' before starting many processes at once")
     srv.set_defaults(func=cmd_serve)
+
+    mig = sub.add_parser("migrate", help="bring the database schema up to date, then exit")
+    mig.set_defaults(func=cmd_migrate)
+
+    bak = sub.add_parser("backup", help="write one archive: a consistent copy of the "
+                         "database, the uploaded files and the secret key")
+    bak.add_argument("file", help="the archive to write (.tar.gz); it must not exist")
+    bak.set_defaults(func=cmd_backup)
+    rst = sub.add_parser("restore", help="restore an archive of 'slpdesk backup' into an "
+                         "empty data directory (SLPDESK_DATA_DIR)")
+    rst.add_argument("file", help="the archive written by 'slpdesk backup'")
+    rst.set_defaults(func=cmd_restore)
 
     demo = sub.add_parser("demo", help="migrate, load the demo data set (once), print its "
                           "log-ins, and serve on 127.0.0.1")
     demo.add_argument("--port", type=_port, default=8000, help="port (default: 8000)")
     demo.add_argument("--no-serve", action="store_true",
                       help="load the demo data and print the log-ins, then exit")
+    demo.add_argument("--no-worker", action="store_true",
+                      help="serve without the background worker (no mail, no SLA warnings)")
     demo.set_defaults(func=cmd_demo)
 
     wrk = sub.add_parser("worker", help="the background loop: send e-mail, warn of SLA "

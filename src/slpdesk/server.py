@@ -7,11 +7,20 @@ unless ``DJANGO_SETTINGS_MODULE`` names another module.
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import fcntl
 import os
+import signal
+import socket
+import subprocess
 import sys
 from contextlib import contextmanager
 from pathlib import Path
+
+from gunicorn.app.base import BaseApplication
+from gunicorn.arbiter import Arbiter
+from gunicorn.workers.gthread import ThreadWorker
 
 SETTINGS_MODULE = "slpdesk.settings"
 
@@ -74,25 +83,111 @@ def exclusive():
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def serve(host: str, port: int, *, threads: int = 8) -> None:
-    """Serve the WSGI application with waitress until interrupted.
+def listen(host: str, port: int) -> socket.socket:
+    """A listening TCP socket on ``host:port`` (port 0: any free port).
 
     Raises OSError when the address cannot be listened on.
     """
-    from waitress import create_server
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    return socket.create_server((host, port), family=family, backlog=2048)
 
-    from slpdesk.wsgi import application
 
-    server = create_server(application, host=host, port=port, threads=threads,
-                           ident="slpdesk")
-    print(f"slpdesk: serving on http://{server.effective_host}:{server.effective_port}/ "
-          "(Ctrl-C to stop)", flush=True)
-    try:
-        server.run()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.close()
+def serve(host: str, port: int, *, workers: int = 2, threads: int = 8,
+          on_exit=None) -> None:
+    """Serve the WSGI application with gunicorn (``workers`` processes of ``threads``
+    threads each) until SIGTERM or SIGINT; then stop accepting connections, let the
+    requests in flight finish for up to ``SLPDESK_SHUTDOWN_GRACE`` seconds and exit 0
+    (``on_exit()`` runs first, in this process only). The forked workers leave through
+    SystemExit too: callers must not clean up in ``finally`` blocks around this call.
+
+    Raises OSError when the address cannot be listened on.
+    """
+    from django.conf import settings
+    from django.db import connections
+
+    sock = listen(host, port)
+    # No connection may be shared by the processes gunicorn forks.
+    connections.close_all()
+    bound_host, bound_port = sock.getsockname()[:2]
+    shown = f"[{bound_host}]" if ":" in bound_host else bound_host
+
+    def when_ready(arbiter):
+        sock.detach()  # gunicorn took the descriptor over (and closes it when it stops)
+        print(f"slpdesk: serving on http://{shown}:{bound_port}/ (Ctrl-C to stop)",
+              flush=True)
+
+    options = {
+        "bind": [f"fd://{sock.fileno()}"],
+        "workers": workers,
+        "threads": threads,
+        "worker_class": GracefulThreadWorker,
+        "graceful_timeout": settings.SLPDESK_SHUTDOWN_GRACE,
+        "timeout": 120,                 # a worker stuck for 2 minutes is replaced
+        "max_requests": 5000,           # recycle workers now and then (bounded memory)
+        "max_requests_jitter": 500,
+        # X-Forwarded-* are judged by slpdesk.web.proxy (SLPDESK_TRUSTED_PROXIES), not here.
+        "forwarded_allow_ips": "",
+        "proc_name": "slpdesk",
+        "control_socket_disable": True,
+        "when_ready": when_ready,
+    }
+    if on_exit is not None:
+        options["on_exit"] = lambda arbiter: on_exit()
+
+    class Application(BaseApplication):
+        def load_config(self):
+            for key, value in options.items():
+                self.cfg.set(key, value)
+
+        def load(self):
+            from slpdesk.wsgi import application
+
+            return application
+
+        def run(self):
+            _GracefulArbiter(self).run()  # ends the process: sys.exit(0) after a stop
+
+    Application().run()
+
+
+class _GracefulArbiter(Arbiter):
+    """SIGINT stops as gracefully as SIGTERM (gunicorn's own SIGINT is abrupt)."""
+
+    def handle_int(self):
+        raise StopIteration
+
+
+class GracefulThreadWorker(ThreadWorker):
+    """A worker that finishes its requests on SIGINT too (Ctrl-C in a terminal signals
+    every process of the group, not only the master)."""
+
+    def init_signals(self):
+        super().init_signals()
+        signal.signal(signal.SIGINT, self.handle_exit)
+
+
+def start_worker_process() -> subprocess.Popen:
+    """``slpdesk worker`` as a child process beside the demo's web server: it mails (to
+    files without SLPDESK_EMAIL_URL) and gives the SLA warnings. It is stopped with the
+    server (:func:`stop_process`), and by the kernel if this process dies first."""
+
+    def die_with_parent():  # Linux: SIGTERM the worker when its parent goes away
+        with contextlib.suppress(OSError, AttributeError):
+            ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+    return subprocess.Popen([sys.executable, "-m", "slpdesk.cli", "worker"],
+                            stdin=subprocess.DEVNULL, preexec_fn=die_with_parent)
+
+
+def stop_process(proc: subprocess.Popen, timeout: float = 30) -> None:
+    """SIGTERM ``proc`` and wait for it (SIGKILL after ``timeout`` seconds)."""
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
 
 
 def demo(*, now=None) -> bool:

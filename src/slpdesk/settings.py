@@ -13,6 +13,7 @@ secret key generated on first run and kept there. ``SLPDESK_DATABASE_URL``
 from __future__ import annotations
 
 import contextlib
+import ipaddress
 import os
 import secrets
 import tempfile
@@ -88,6 +89,20 @@ def envaddress(name: str, default: str, *, display_name: bool = True) -> str:
                                            if display_name else "")
         raise ImproperlyConfigured(f"{name}={value!r} is not an e-mail address (e.g. {example})")
     return value
+
+
+def envnetworks(name: str, default: str) -> list:
+    """The variable ``name`` as a comma-separated list of IP addresses or networks
+    (``127.0.0.1``, ``10.0.0.0/8``, ``::1``)."""
+    networks = []
+    for item in envstr(name, default).split(","):
+        if item.strip():
+            try:
+                networks.append(ipaddress.ip_network(item.strip(), strict=False))
+            except ValueError:
+                raise ImproperlyConfigured(f"{name}: {item.strip()!r} is not an IP address "
+                                           "or network (e.g. 127.0.0.1 or 10.0.0.0/8)") from None
+    return networks
 
 
 def default_data_dir() -> Path:
@@ -175,6 +190,10 @@ CSRF_TRUSTED_ORIGINS = [o.strip() for o in envstr("SLPDESK_CSRF_TRUSTED_ORIGINS"
 # Served over HTTPS (behind a reverse proxy that sets X-Forwarded-Proto): set to 1.
 SLPDESK_HTTPS = envbool("SLPDESK_HTTPS", False)
 SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = SLPDESK_HTTPS
+# The reverse proxies whose X-Forwarded-Proto and X-Forwarded-For are believed (only with
+# SLPDESK_HTTPS=1); slpdesk.web.proxy removes those headers from every other request, so
+# Django's check below sees https only on a request that came through a trusted proxy.
+SLPDESK_TRUSTED_PROXIES = envnetworks("SLPDESK_TRUSTED_PROXIES", "127.0.0.1")
 if SLPDESK_HTTPS:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 # Behind SLPDESK_HTTPS=1 every plain-HTTP request is redirected to HTTPS (the load
@@ -189,6 +208,12 @@ SECURE_HSTS_PRELOAD = envbool("SLPDESK_HSTS_PRELOAD", False)
 # to X-Forwarded-For (0: the connection's own address is the client's). The log-in
 # lock-out and the API's limits per address count by this address.
 SLPDESK_PROXY_COUNT = envint("SLPDESK_PROXY_COUNT", 0)
+
+# ------------------------------------------------------------------ processes
+# Seconds `slpdesk serve` lets requests in flight finish after SIGTERM/SIGINT.
+SLPDESK_SHUTDOWN_GRACE = envint("SLPDESK_SHUTDOWN_GRACE", 30)
+# `slpdesk serve` migrates before serving unless this is 0 (or --no-migrate is given).
+SLPDESK_MIGRATE_ON_START = envbool("SLPDESK_MIGRATE_ON_START", True)
 
 # ------------------------------------------------------------------ database
 _DATABASE_URL = envstr("SLPDESK_DATABASE_URL", "")
@@ -235,6 +260,9 @@ INSTALLED_APPS = [
 AUTH_USER_MODEL = "desk.User"
 
 MIDDLEWARE = [
+    # First: X-Forwarded-* only from a trusted proxy, so every later one (and the request
+    # log) sees the real scheme and client address.
+    "slpdesk.web.proxy.TrustedProxyMiddleware",
     # First: the request id, one log line per request, /health/ for any Host.
     "slpdesk.web.middleware.RequestLogMiddleware",
     "django.middleware.security.SecurityMiddleware",

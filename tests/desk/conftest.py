@@ -13,11 +13,14 @@
 Time is always given explicitly as ``now``.
 """
 
+import os
 from dataclasses import dataclass
 from datetime import date, datetime
+from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
 import pytest
+from django.db import connection
 
 from slpdesk.desk.models import Agreement, Organisation, Release, Site, User
 
@@ -97,3 +100,23 @@ def cast(db) -> Cast:
 def ny(*args) -> datetime:
     """A time in New York, the Hartford site's zone."""
     return datetime(*args, tzinfo=NY)
+
+
+@pytest.fixture
+def command_env(transactional_db, tmp_path) -> dict[str, str]:
+    """The environment of an ``slpdesk`` subprocess: slpdesk.settings, a fresh data dir;
+    on PostgreSQL the test database (committed rows, flushed afterwards), never the
+    database the tests were pointed at."""
+    env = dict(os.environ)
+    env.pop("DJANGO_SETTINGS_MODULE", None)  # the tests' own settings module
+    env["SLPDESK_DATA_DIR"] = str(tmp_path / "data")
+    env.pop("SLPDESK_DATABASE_URL", None)
+    if connection.vendor == "postgresql":
+        db = connection.settings_dict
+        assert db["NAME"].startswith("test_"), db["NAME"]
+        auth = quote(db["USER"] or "", safe="")
+        if db["PASSWORD"]:
+            auth += ":" + quote(db["PASSWORD"], safe="")
+        env["SLPDESK_DATABASE_URL"] = (f"postgres://{auth}@{db['HOST'] or '127.0.0.1'}:"
+                                       f"{db['PORT'] or 5432}/{db['NAME']}")
+    return env

@@ -4,41 +4,18 @@ Each command runs as a real subprocess with its own data directory. On
 PostgreSQL it is pointed at the test database (emptied after the test).
 """
 
-import os
 import socket
 import subprocess
 import sys
 import time
 import urllib.error
 import urllib.request
-from urllib.parse import quote
 
-import pytest
 from django.db import connection
 
 from slpdesk import cli
 
 TIMEOUT = 120  # seconds for one command (migrating a new SQLite database included)
-
-
-@pytest.fixture
-def command_env(transactional_db, tmp_path) -> dict[str, str]:
-    """The environment of an ``slpdesk`` subprocess: slpdesk.settings, a fresh data dir;
-    on PostgreSQL the test database (committed rows, flushed afterwards), never the
-    database the tests were pointed at."""
-    env = dict(os.environ)
-    env.pop("DJANGO_SETTINGS_MODULE", None)  # the tests' own settings module
-    env["SLPDESK_DATA_DIR"] = str(tmp_path / "data")
-    env.pop("SLPDESK_DATABASE_URL", None)
-    if connection.vendor == "postgresql":
-        db = connection.settings_dict
-        assert db["NAME"].startswith("test_"), db["NAME"]
-        auth = quote(db["USER"] or "", safe="")
-        if db["PASSWORD"]:
-            auth += ":" + quote(db["PASSWORD"], safe="")
-        env["SLPDESK_DATABASE_URL"] = (f"postgres://{auth}@{db['HOST'] or '127.0.0.1'}:"
-                                       f"{db['PORT'] or 5432}/{db['NAME']}")
-    return env
 
 
 def slpdesk(*args: str) -> list[str]:
