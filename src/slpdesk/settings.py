@@ -27,7 +27,7 @@ from django.core.exceptions import ImproperlyConfigured
 
 from slpdesk import logs as _logs
 from slpdesk.api.ratelimit import parse_rate as _parse_rate
-from slpdesk.config import parse_authserv_ids
+from slpdesk.config import data_dir, parse_authserv_ids
 from slpdesk.mail.transport import parse_email_url
 
 _TRUE = ("1", "true", "yes", "on")
@@ -105,12 +105,6 @@ def envnetworks(name: str, default: str) -> list:
     return networks
 
 
-def default_data_dir() -> Path:
-    """``$XDG_DATA_HOME/slpdesk``, or ``~/.local/share/slpdesk``."""
-    base = os.environ.get("XDG_DATA_HOME", "").strip()
-    return (Path(base) if base else Path.home() / ".local" / "share") / "slpdesk"
-
-
 def secret_key_from(path: Path) -> str:
     """The secret key kept in ``path``, created (mode 0600) on first use.
 
@@ -173,7 +167,7 @@ def sqlite_database(path: Path, *, timeout: int) -> dict:
 
 
 # ---------------------------------------------------------------- data, secret
-DATA_DIR = Path(envstr("SLPDESK_DATA_DIR", str(default_data_dir()))).expanduser()
+DATA_DIR = data_dir()
 try:
     DATA_DIR.mkdir(mode=0o700, parents=True, exist_ok=True)
 except OSError as exc:
