@@ -52,3 +52,19 @@ def test_published_policy_versions_and_closures_are_read_only(client, cast):
     assert version.toml == toml
     assert CalendarClosure.dates("global") == [date(2026, 7, 7)]
     assert "Add policy version" not in client.get("/admin/desk/policyversion/").content.decode()
+
+
+# ------------------------------------------------- the first administrator (issue 12)
+def test_createsuperuser_makes_an_administrator_of_console_reports_and_admin(
+        db, client, monkeypatch):
+    from django.core.management import call_command
+
+    monkeypatch.setenv("DJANGO_SUPERUSER_PASSWORD", "a-long-first-password")
+    call_command("createsuperuser", interactive=False, username="root",
+                 email="root@example.com", verbosity=0)
+    root = User.objects.get(username="root")
+    assert (root.role, root.is_superuser, root.is_staff) == (User.Role.ADMIN, True, True)
+    assert client.login(username="root", password="a-long-first-password")
+    for url in ("/console/", "/reports/", "/reports/board/", "/admin/", "/admin/desk/case/"):
+        assert client.get(url).status_code == 200, url
+    assert client.get("/").url == "/console/"  # staff land on the console

@@ -13,6 +13,7 @@ from functools import lru_cache
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractUser
+from django.contrib.auth.models import UserManager as DjangoUserManager
 from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
 from django.db import models
@@ -410,6 +411,15 @@ class CalendarClosure(models.Model):
 
 
 # -------------------------------------------------------------------- users
+class UserManager(DjangoUserManager):
+    def create_superuser(self, username, email=None, password=None, **extra_fields):
+        """``slpdesk manage createsuperuser``: the first administrator, who uses the
+        console, the reports and the admin at once (a superuser with the default
+        customer role would see no case)."""
+        extra_fields.setdefault("role", User.Role.ADMIN)
+        return super().create_superuser(username, email, password, **extra_fields)
+
+
 class User(AbstractUser):
     """Anyone who logs in: customers and partners, and the vendor's staff."""
 
@@ -430,6 +440,8 @@ class User(AbstractUser):
     time_zone = models.CharField(_("time zone"), max_length=64, blank=True,
                                  validators=[validate_time_zone])
     phone = models.CharField(_("phone"), max_length=50, blank=True)
+
+    objects = UserManager()
 
     class Meta:
         verbose_name = _("user")
