@@ -318,7 +318,30 @@ def _read_stdin_bytes(limit: int) -> bytes | None:
 
 
 def cmd_mail_receive(args) -> int:
-    """One RFC 822 message on standard input, stored durably before exit 0."""
+    """One RFC 822 message on standard input, stored durably before exit 0.
+
+    An MTA bounces the sender's mail on any status but 0 and 75, so every failure that
+    a retry may cure (settings that do not reach the command, a data directory it may
+    not read, the database) is 75 and only a message that can never be taken is 65."""
+    try:
+        return _mail_receive(args)
+    except Exception as exc:  # noqa: BLE001 - never a traceback and exit 1 (a bounce)
+        print(f"slpdesk: error: the message cannot be stored now ({type(exc).__name__}: "
+              f"{exc}); try again later".replace("\n", " "), file=sys.stderr)
+        return EX_TEMPFAIL
+
+
+def _mail_receive(args) -> int:
+    import os
+
+    from .config import data_dir
+
+    if not (os.environ.get("SLPDESK_DATABASE_URL", "").strip() or data_dir().is_dir()):
+        # Never a new, empty desk in the MTA user's home: the settings did not arrive.
+        print(f"slpdesk: error: the data directory {data_dir()} does not exist: give this "
+              "command the desk's settings (SLPDESK_DATA_DIR or SLPDESK_DATABASE_URL; see "
+              "docs/deploy.md); try again later", file=sys.stderr)
+        return EX_TEMPFAIL
     try:
         _django_ready()
     except UsageError as exc:  # a configuration problem: let the MTA retry meanwhile
@@ -337,8 +360,9 @@ def cmd_mail_receive(args) -> int:
     if not data.strip():
         print("slpdesk: error: no message on standard input", file=sys.stderr)
         return EX_DATAERR
+    recipients = [r for group in args.recipient for r in group]
     try:
-        row, created = inbound.store(data, now=timezone.now(), envelope_to=args.recipient)
+        row, created = inbound.store(data, now=timezone.now(), envelope_to=recipients)
     except DatabaseError as exc:
         print(f"slpdesk: error: the message cannot be stored now ({exc}); try again later"
               .replace("\n", " "), file=sys.stderr)
@@ -633,8 +657,9 @@ def build_parser() -> argparse.ArgumentParser:
     mail_sub = mail.add_subparsers(dest="mail_command", required=True, parser_class=_Parser)
     rcv = mail_sub.add_parser("receive", help="store one RFC 822 message from standard input "
                               "(exit 0 stored, 75 try again later, 65 refused)")
-    rcv.add_argument("--recipient", action="append", default=[],
-                     help="the envelope recipient (repeatable), e.g. Postfix's ${recipient}")
+    rcv.add_argument("--recipient", action="append", nargs="+", default=[],
+                     help="the envelope recipients (one or more, repeatable), e.g. "
+                     "Postfix's ${recipient}, which becomes one argument per recipient")
     rcv.add_argument("--no-process", action="store_true",
                      help="only store it; the worker processes it")
     rcv.set_defaults(func=cmd_mail_receive)
@@ -697,7 +722,8 @@ def main(argv: list[str] | None = None) -> int:
         result = args.func(args)
     except (UsageError, CalendarError, PolicyError, ReplayError) as exc:
         print(f"slpdesk: error: {exc}".replace("\n", " "), file=sys.stderr)
-        return 2
+        # An MTA bounces the mail on 2; a wrong pipe command is fixed and retried.
+        return EX_TEMPFAIL if argv[:2] == ["mail", "receive"] else 2
     except Exception as exc:
         status = _database_failure(exc)
         if status is None:
