@@ -89,3 +89,48 @@ def test_a_stop_signal_lets_20_requests_in_flight_finish_then_exits_0(command_en
     assert status == 0, (tmp_path / "serve.log").read_text()
     with pytest.raises(urllib.error.URLError):
         urllib.request.urlopen(f"http://127.0.0.1:{port}/health/", timeout=5)
+
+
+def children(pid: int) -> list[int]:
+    """The processes whose parent is ``pid`` (Linux /proc)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+                found.append(int(entry.name))
+    return found
+
+
+def test_the_demo_serves_with_a_worker_that_mails_and_stops_with_it(command_env, tmp_path):
+    port = free_port()
+    log = tmp_path / "demo.log"
+    mail = Path(command_env["SLPDESK_DATA_DIR"]) / "mail"
+    with open(log, "w") as out:
+        proc = subprocess.Popen(slpdesk("demo", "--port", str(port)), env=command_env,
+                                stdout=out, stderr=subprocess.STDOUT,
+                                stdin=subprocess.DEVNULL)
+    try:
+        wait_for(lambda: f"serving on http://127.0.0.1:{port}/" in log.read_text()
+                 or proc.poll() is not None, "the demo")
+        assert proc.poll() is None, log.read_text()
+        # The worker gives the SLA warnings of the demo's cases (to files: no SMTP set).
+        wait_for(lambda: mail.is_dir() and any(mail.glob("slpdesk.at_risk.*.eml")),
+                 "an SLA warning mailed")
+        workers = [pid for pid in children(proc.pid)
+                   if b"worker" in Path(f"/proc/{pid}/cmdline").read_bytes()]
+        assert len(workers) == 1
+        # The made-up history's mails (case received, replies...) are settled, not sent.
+        assert not list(mail.glob("slpdesk.case_received.*.eml"))
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(TIMEOUT) == 0
+        wait_for(lambda: not Path(f"/proc/{workers[0]}").exists()
+                 or (Path(f"/proc/{workers[0]}/stat").read_bytes()
+                             .rsplit(b")", 1)[1].split()[0]) == b"Z", "the worker to stop")
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
