@@ -24,7 +24,7 @@ from django.db.models import Q
 from django.http import FileResponse, Http404, HttpResponse
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from ninja import File, Form, Header, NinjaAPI, Path, Query
+from ninja import File, Form, Header, NinjaAPI, Path, Query, Status
 from ninja.files import UploadedFile
 
 from slpdesk import cli
@@ -467,7 +467,7 @@ def open_case(
             raise
         return _replayed(request, response, earlier, digest, now)
     response["Location"] = f"/api/v1/cases/{case.number}"
-    return 201, body
+    return Status(201, body)
 
 
 def _replayed(request, response, earlier: IdempotencyKey, digest: str, now):
@@ -480,7 +480,7 @@ def _replayed(request, response, earlier: IdempotencyKey, digest: str, now):
         raise Http404("no such case")
     response["Idempotent-Replayed"] = "true"
     response["Location"] = f"/api/v1/cases/{case.number}"
-    return 200, _fresh(request, case.number, now)
+    return Status(200, _fresh(request, case.number, now))
 
 
 @api.get("/cases/{number}", response=responses({200: CaseOut}), operation_id="get_case",
@@ -541,7 +541,7 @@ def reply(request, payload: TextIn, number: str = _number_param()):
         message = services.record_customer_reply(case, payload.body, actor=user, now=now)
     else:
         message = services.reply(case, payload.body, actor=user, now=now)
-    return 201, _message(message, user)
+    return Status(201, _message(message, user))
 
 
 @api.post("/cases/{number}/attachments", response=responses({201: AttachmentOut}),
@@ -564,7 +564,7 @@ def upload_attachment(request, number: str = _number_param(),
         raise ApiError(403, "field_forbidden",
                        _("Only support staff can set %(field)s.") % {"field": "internal"})
     attachment = services.attach_file(case, file, actor=user, now=_now(), internal=internal)
-    return 201, _attachment(attachment)
+    return Status(201, _attachment(attachment))
 
 
 @api.post("/cases/{number}/escalate", response=responses({201: EscalationOut}),
@@ -578,7 +578,7 @@ def escalate(request, payload: ReasonIn, number: str = _number_param()):
         Escalation.Channel.SUPPORT
     escalation = services.escalate(case, payload.reason, channel=channel, actor=user,
                                    now=_now())
-    return 201, _escalation(escalation)
+    return Status(201, _escalation(escalation))
 
 
 @api.post("/cases/{number}/reopen", response=responses({200: CaseOut}), operation_id="reopen",
@@ -600,7 +600,8 @@ def add_note(request, payload: TextIn, number: str = _number_param()):
     case = _case(request, number)
     if not access.can_add_note(user):
         raise _forbidden(_("Only support staff can do this."))
-    return 201, _message(services.add_note(case, payload.body, actor=user, now=_now()), user)
+    return Status(201, _message(services.add_note(case, payload.body, actor=user, now=_now()),
+                                user))
 
 
 # -------------------------------------------------------------------- triage
@@ -638,7 +639,7 @@ def request_information(request, payload: TextIn, number: str = _number_param())
     case = _case(request, number)
     _require_work(request.user)
     message = services.request_information(case, payload.body, actor=request.user, now=_now())
-    return 201, _message(message, request.user)
+    return Status(201, _message(message, request.user))
 
 
 @api.post("/cases/{number}/assign", response=responses({200: CaseOut}), operation_id="assign",
