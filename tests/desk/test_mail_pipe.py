@@ -5,6 +5,7 @@ customer); one message to several support addresses is one delivery."""
 import os
 import shutil
 import subprocess
+from pathlib import Path
 
 import pytest
 
@@ -52,3 +53,50 @@ def test_a_data_directory_the_pipe_may_not_read_defers(mail_env, tmp_path):  # n
                           capture_output=True, timeout=120)
     assert done.returncode == EX_TEMPFAIL, done.stderr
     assert b"Permission denied" in done.stderr and b"Traceback" not in done.stderr
+
+
+# ------------------------------------ deploy/postfix/slpdesk-pipe, as Postfix runs it
+PIPE = Path(__file__).resolve().parents[2] / "deploy" / "postfix" / "slpdesk-pipe"
+
+
+def through_the_pipe(settings: dict, *args: str, stdin: bytes) -> subprocess.CompletedProcess:
+    """The wrapper with Postfix's pipe(8) environment: nothing but what we name here."""
+    env_file = Path(settings.pop("_dir")) / "slpdesk.env"
+    env_file.write_text("".join(f"{k}={v}\n" for k, v in settings.items()))
+    command = slpdesk()
+    # The pipe's argv names one program: a tiny launcher for this interpreter and checkout.
+    launcher = env_file.with_name("slpdesk")
+    launcher.write_text(f"#!/bin/sh\nexec {command[0]} -m slpdesk.cli \"$@\"\n")
+    launcher.chmod(0o755)
+    return subprocess.run(["/bin/sh", str(PIPE), *args], input=stdin, capture_output=True,
+                          timeout=120, env={"SLPDESK_ENV": str(env_file),
+                                            "SLPDESK_BIN": str(launcher)})
+
+
+def pipe_settings(mail_env, tmp_path) -> dict:  # noqa: F811
+    wanted = {k: v for k, v in mail_env.items()
+              if k in ("SLPDESK_DATA_DIR", "SLPDESK_DATABASE_URL", "PYTHONPATH")}
+    return {"_dir": str(tmp_path), **wanted}
+
+
+def test_the_pipe_wrapper_gives_the_command_its_settings(mail_env, tmp_path):  # noqa: F811
+    done = through_the_pipe(pipe_settings(mail_env, tmp_path), "--recipient",
+                            "support@vendor.example", "help@vendor.example",
+                            stdin=message(msgid="<piped@customer.example>"))
+    assert done.returncode == 0, done.stderr
+    assert [row[0] for row in stored(mail_env)] == ["<piped@customer.example>"]
+
+
+def test_the_pipe_wrapper_defers_when_the_database_cannot_be_reached(mail_env, tmp_path):  # noqa: F811
+    settings = pipe_settings(mail_env, tmp_path)
+    settings["SLPDESK_DATABASE_URL"] = "postgres://postgres@127.0.0.1:1/nowhere"
+    done = through_the_pipe(settings, "--recipient", "support@vendor.example",
+                            stdin=message())
+    assert done.returncode == EX_TEMPFAIL
+    assert stored(mail_env) == []
+
+
+def test_the_pipe_wrapper_defers_without_its_settings_file(tmp_path):
+    done = subprocess.run(["/bin/sh", str(PIPE)], input=message(), capture_output=True,
+                          timeout=60, env={"SLPDESK_ENV": str(tmp_path / "missing.env")})
+    assert done.returncode == EX_TEMPFAIL and b"cannot read" in done.stderr
