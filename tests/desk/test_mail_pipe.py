@@ -100,3 +100,12 @@ def test_the_pipe_wrapper_defers_without_its_settings_file(tmp_path):
     done = subprocess.run(["/bin/sh", str(PIPE)], input=message(), capture_output=True,
                           timeout=60, env={"SLPDESK_ENV": str(tmp_path / "missing.env")})
     assert done.returncode == EX_TEMPFAIL and b"cannot read" in done.stderr
+
+
+def test_the_pipe_wrapper_defers_when_slpdesk_cannot_run(tmp_path):
+    env_file = tmp_path / "slpdesk.env"
+    env_file.write_text(f"SLPDESK_DATA_DIR={tmp_path}\n")
+    done = subprocess.run(["/bin/sh", str(PIPE)], input=message(), capture_output=True,
+                          timeout=60, env={"SLPDESK_ENV": str(env_file),
+                                           "SLPDESK_BIN": str(tmp_path / "not-installed")})
+    assert done.returncode == EX_TEMPFAIL and b"try again later" in done.stderr
