@@ -7,7 +7,7 @@ from django.db import migrations
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('desk', '0006_sla_record'),
+        ('desk', '0007_password_reset_mail'),
     ]
 
     operations = [
