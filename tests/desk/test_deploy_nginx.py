@@ -173,11 +173,14 @@ def test_the_app_sees_https_only_through_the_trusted_proxy(deployment):
                                 "X-Forwarded-Proto": "http"}).json()
     assert seen == {"is_secure": True, "remote_addr": "127.0.0.1",
                     "host": deployment["proxy"].removeprefix("https://")}
-    # Straight to serve from elsewhere, a spoofed header counts for nothing.
+    # Straight to serve from elsewhere, a spoofed header counts for nothing: the request
+    # is plain http to the application, which sends it to https (SECURE_SSL_REDIRECT).
     direct = outsider().get(f"{deployment['direct']}/test/request/", timeout=30,
-                          headers={"X-Forwarded-Proto": "https",
-                                   "X-Forwarded-For": "203.0.113.9"}).json()
-    assert direct["is_secure"] is False and direct["remote_addr"] == OUTSIDER
+                            allow_redirects=False,
+                            headers={"X-Forwarded-Proto": "https",
+                                     "X-Forwarded-For": "203.0.113.9"})
+    assert direct.status_code == 301
+    assert direct.headers["Location"].startswith("https://127.0.0.1:")
     # Plain http on the proxy is sent to https (the standard port: $host has no port).
     redirect = plain().get(f"http://localhost:{deployment['http']}/portal/?x=1",
                             allow_redirects=False, timeout=30)
@@ -201,13 +204,13 @@ def test_log_in_through_the_proxy_with_secure_cookies_and_its_origin(deployment)
                   origin="https://evil.example").status_code == 403
 
 
-def test_a_spoofed_https_straight_to_serve_does_not_pass_the_https_csrf_check(deployment):
+def test_a_spoofed_https_straight_to_serve_is_not_believed(deployment):
     direct = deployment["direct"]
     session = outsider()
-    session.headers["X-Forwarded-Proto"] = "https"
-    # Were the header believed, this https origin would match and the log-in pass.
-    assert log_in(session, direct, "ellen.brooks",
-                  origin=direct.replace("http://", "https://")).status_code == 403
+    # Were the header believed, the log-in form would be served; it is redirected.
+    page = session.get(f"{direct}/login/", headers={"X-Forwarded-Proto": "https"},
+                       allow_redirects=False, timeout=30)
+    assert page.status_code == 301 and page.headers["Location"].startswith("https://")
 
 
 def test_an_upload_near_the_limit_and_its_download_through_the_proxy(deployment, tmp_path):
@@ -249,5 +252,5 @@ def test_an_upload_near_the_limit_and_its_download_through_the_proxy(deployment,
 def test_hsts_through_the_proxy(deployment):
     response = browser(deployment).get(f"{deployment['proxy']}/login/", timeout=30)
     assert response.headers["Strict-Transport-Security"].startswith("max-age=3600")
-    direct = plain().get(f"{deployment['direct']}/login/", timeout=30)
+    direct = plain().get(f"{deployment['direct']}/login/", timeout=30, allow_redirects=False)
     assert "Strict-Transport-Security" not in direct.headers  # plain http: never
