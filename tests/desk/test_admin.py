@@ -64,7 +64,8 @@ def test_createsuperuser_makes_an_administrator_of_console_reports_and_admin(
                  email="root@example.com", verbosity=0)
     root = User.objects.get(username="root")
     assert (root.role, root.is_superuser, root.is_staff) == (User.Role.ADMIN, True, True)
-    assert client.login(username="root", password="a-long-first-password")
+    assert root.check_password("a-long-first-password")
+    client.force_login(root)
     for url in ("/console/", "/reports/", "/reports/board/", "/admin/", "/admin/desk/case/"):
         assert client.get(url).status_code == 200, url
     assert client.get("/").url == "/console/"  # staff land on the console
