@@ -7,7 +7,7 @@ from django.db import migrations
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('desk', '0007_password_reset_mail'),
+        ('desk', '0009_case_search'),
     ]
 
     operations = [
