@@ -383,6 +383,11 @@ def test_it_recomputes_open_cases_when_a_calendar_closes_a_day(cast):
     closure = services.add_closure("global", date(2026, 7, 7), "Summer shutdown",
                                    actor=cast.sam, now=now)
     case.refresh_from_db()
+    # C4: handed to the worker in one UPDATE, never recomputed in the request.
+    assert (case.response_due, case.sla_computed_at, case.next_sla_event_at) == (
+        ny(2026, 7, 7, 9, 0), None, now)
+    assert services.recompute_calendar("global", now) == 1
+    case.refresh_from_db()
     uk.refresh_from_db()
     done.refresh_from_db()
     assert case.response_due == ny(2026, 7, 8, 9, 0)
@@ -408,6 +413,7 @@ def test_it_recomputes_open_cases_when_a_calendar_closes_a_day(cast):
         services.remove_closure(closure, "", actor=cast.sam, now=later)
     assert err.value.code == "empty"
     services.remove_closure(closure, "Shutdown moved", actor=cast.sam, now=later)
+    services.recompute_calendar("global", later)
     case.refresh_from_db()
     assert case.response_due == ny(2026, 7, 7, 9, 0)
     # The removal is recorded; the closure stays in the record (C4).

@@ -16,6 +16,7 @@ from django.contrib.auth.models import AbstractUser
 from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
 from django.db import models
+from django.db.models import Q
 from django.template.defaultfilters import filesizeformat
 from django.utils.translation import gettext_lazy as _
 
@@ -460,6 +461,13 @@ class CaseQuerySet(models.QuerySet):
         return self.filter(**{f"{column}__lt": at}).order_by(column)
 
 
+#: The sort key of a case no clock makes due (after every due time).
+QUEUE_LAST = datetime(9999, 12, 31, tzinfo=UTC)
+#: The statuses of a case not yet resolved, as the queue and its indexes filter them.
+OPEN_STATUSES = ("new", "open", "waiting")
+QUEUE_OPEN = Q(status__in=OPEN_STATUSES)
+
+
 class Case(models.Model):
     """A support case. Its state changes only through :mod:`slpdesk.desk.services`."""
 
@@ -559,6 +567,40 @@ class Case(models.Model):
     # a breach, an update reminder); written with the due times, indexed for the worker.
     next_sla_event_at = models.DateTimeField(_("next SLA event"), null=True, blank=True,
                                              db_index=True)
+    # SLA facts for the reports (K7), written with the due columns by
+    # services.store_sla: the outcome of each clock as of the case's last SLA event
+    # (met, breached, not_applicable, open; empty: not computed yet), the due time at
+    # which a clock without a verdict turns breached (null when it cannot), the
+    # business seconds of a clock that stopped with a verdict (null otherwise) and
+    # its target; status-update intervals owed and missed so far, and the due time
+    # of the interval owed now (one more owed and missed once it passes).
+    sla_priority = models.CharField(_("SLA priority"), max_length=16, blank=True)
+    response_outcome = models.CharField(_("response outcome"), max_length=16, blank=True)
+    response_open_due = models.DateTimeField(_("response breaches after"), null=True,
+                                             blank=True)
+    response_started = models.DateTimeField(_("response clock started"), null=True,
+                                            blank=True)
+    response_seconds = models.IntegerField(_("business seconds to response"), null=True,
+                                           blank=True)
+    response_target = models.IntegerField(_("response target (seconds)"), null=True,
+                                          blank=True)
+    resolution_outcome = models.CharField(_("resolution outcome"), max_length=16,
+                                          blank=True)
+    resolution_open_due = models.DateTimeField(_("resolution breaches after"), null=True,
+                                               blank=True)
+    resolution_started = models.DateTimeField(_("resolution clock started"), null=True,
+                                              blank=True)
+    resolution_seconds = models.IntegerField(_("business seconds to resolution"), null=True,
+                                             blank=True)
+    resolution_target = models.IntegerField(_("resolution target (seconds)"), null=True,
+                                            blank=True)
+    updates_owed = models.PositiveIntegerField(_("status updates owed"), default=0)
+    updates_missed = models.PositiveIntegerField(_("status updates missed"), default=0)
+    update_open_due = models.DateTimeField(_("status update overdue after"), null=True,
+                                           blank=True)
+    # The queue's order: earliest_due, or QUEUE_LAST when no clock runs (nulls last
+    # as a plain value, so an index gives the order). Written by services.store_sla.
+    queue_due = models.DateTimeField(_("queue order"), default=QUEUE_LAST)
     # The highest escalation level reached (X2), 0 when never escalated.
     escalation_level = models.PositiveSmallIntegerField(_("escalation level"), default=0)
     # False for a case opened by an e-mail the desk's own mail server did not verify
@@ -586,6 +628,20 @@ class Case(models.Model):
             models.Index(fields=["assignee", "earliest_due"], name="case_assignee_due"),
             models.Index(fields=["escalation_level", "earliest_due"],
                          name="case_escalation_due"),
+            # The console's queue (console.views.queue_ids), due soonest first: one
+            # index per view of the cases not yet resolved, shaped to give the order
+            # so no plan reads and sorts every case; then per status, and any status.
+            models.Index(fields=["queue_due", "received_at", "id"], condition=QUEUE_OPEN,
+                         name="case_queue_open"),
+            # (mine, and unassigned: assignee IS NULL)
+            models.Index(fields=["assignee", "queue_due", "received_at", "id"],
+                         condition=QUEUE_OPEN, name="case_queue_mine"),
+            models.Index(fields=["queue_due", "received_at", "id"],
+                         condition=QUEUE_OPEN & Q(escalation_level__gt=0),
+                         name="case_queue_escalated"),
+            models.Index(fields=["status", "queue_due", "received_at", "id"],
+                         name="case_queue_status"),
+            models.Index(fields=["queue_due", "received_at", "id"], name="case_queue_any"),
         ]
 
     def __str__(self) -> str:

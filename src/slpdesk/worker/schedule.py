@@ -93,8 +93,13 @@ def moments(state: SlaState, calendar: BusinessCalendar, fraction: float) -> lis
 def pending(state: SlaState, calendar: BusinessCalendar, fraction: float,
             fired: set[tuple[str, str, datetime]]) -> list[Moment]:
     """The moments not yet acted on. A warning whose breach was recorded is done."""
+    return _pending(moments(state, calendar, fraction), fired)
+
+
+def _pending(all_moments: list[Moment], fired: set[tuple[str, str, datetime]]
+             ) -> list[Moment]:
     keep = []
-    for m in moments(state, calendar, fraction):
+    for m in all_moments:
         if m.notice_key in fired:
             continue
         if not m.breach and (NOTICE_KINDS[m.clock][1], m.clock, m.due) in fired:
@@ -106,4 +111,10 @@ def pending(state: SlaState, calendar: BusinessCalendar, fraction: float,
 def next_event_at(state: SlaState, calendar: BusinessCalendar, fraction: float,
                   fired: set[tuple[str, str, datetime]]) -> datetime | None:
     """The earliest moment still to act on, or None."""
-    return min((m.at for m in pending(state, calendar, fraction, fired)), default=None)
+    return next_of(moments(state, calendar, fraction), fired)
+
+
+def next_of(all_moments: list[Moment], fired: set[tuple[str, str, datetime]]
+            ) -> datetime | None:
+    """The earliest of ``all_moments`` (:func:`moments`) still to act on, or None."""
+    return min((m.at for m in _pending(all_moments, fired)), default=None)
