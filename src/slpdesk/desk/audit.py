@@ -8,10 +8,11 @@ writes (:data:`services.SLA_COLUMNS`) is compared with what that replay gives
 SLA event, which do not depend on the moment of the replay, the facts the
 reports add up (outcomes, open due times, business seconds, updates owed and
 missed, the queue's order), and the states as of that moment (a clock that has
-since become at risk or breached is no difference). A case whose columns are not current differs: one whose recompute
-is waiting for the worker (``sla_computed_at`` empty) or whose history has an
-SLA event after ``sla_computed_at``; it is replayed at the audit's ``now`` and
-its due and stopped times are compared too.
+since become at risk or breached is no difference). A case whose columns are
+not current differs: one whose recompute is waiting for the worker
+(``sla_computed_at`` empty) or whose history has an SLA event after
+``sla_computed_at``; it is replayed at the audit's ``now`` and its due and
+stopped times are compared too.
 
 The database is read in batches of :data:`BATCH` cases (keyset by id, the
 case rows without their texts, the batch's SLA events and SLA notices in one
