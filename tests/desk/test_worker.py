@@ -411,7 +411,8 @@ def test_a_late_recompute_fires_the_warning_that_came_meanwhile_once(cast):
     other = services.receive_case(cast.hartford, contact=cast.alice, channel="portal",
                                   proposed_priority="P1", title="Other", actor=cast.alice,
                                   now=ny(2026, 7, 6, 16, 0))
-    services.add_closure("global", datetime(2026, 7, 7).date(), "", actor=cast.sam, now=now)
+    services.add_closure("global", datetime(2026, 7, 7).date(), "Shutdown", actor=cast.sam,
+                         now=now)
     # Due Wed 09:00 now (1 business hour after Mon 16:00, Tue closed); at risk from
     # 08:45 (15 minutes left). The worker comes at 08:50.
     late = ny(2026, 7, 8, 8, 50)
