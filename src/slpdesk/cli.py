@@ -16,7 +16,9 @@ The Django subcommands import Django only when they run (in
 :mod:`slpdesk.server`), so ``slpdesk sla`` stays quick and Django-free.
 
 Bad input prints one line on stderr naming the problem and exits with 2;
-nothing is printed on stdout then.
+nothing is printed on stdout then. A database that cannot be used is one line too
+(:func:`main`, for every command): 75 when it is unreachable or not migrated yet
+(trying again later may help), 78 when it does not exist; never a traceback.
 """
 
 from __future__ import annotations
@@ -177,8 +179,7 @@ def cmd_sla_audit(args) -> int:
     """One line per case whose stored SLA columns differ from a replay, then ``checked
     N cases: M differ`` (exit 1 when M > 0); ``--fix`` recomputes those cases and
     prints ``fixed M cases`` (exit 0). :mod:`slpdesk.desk.audit` does the work."""
-    _django_ready()
-    from django.db import DatabaseError
+    _django_ready(database="ready")
     from django.utils import timezone
 
     from .desk import audit
@@ -193,8 +194,6 @@ def cmd_sla_audit(args) -> int:
                                  report=lambda found: print(found.line(), flush=True))
     except Case.DoesNotExist:
         raise UsageError(f"--case: there is no case {args.case}") from None
-    except DatabaseError as exc:
-        raise UsageError(f"cannot read the database: {exc}") from None
     print(f"checked {result.checked} cases: {result.differ} differ")
     if args.fix:
         print(f"fixed {result.fixed} cases")
@@ -208,8 +207,14 @@ def cmd_manage(argv: list[str]) -> int:
     return server.manage(argv)
 
 
-def _django_ready():
-    """Set up Django; a bad setting becomes one line on stderr (exit 2)."""
+def _django_ready(*, database: str | None = None):
+    """Set up Django; a bad setting becomes one line on stderr (exit 2).
+
+    ``database="ready"``: the database must exist, answer and be migrated;
+    ``"exists"``: it must exist and be migrated when it answers (the worker and the
+    mail listener wait for one that does not answer yet). Otherwise
+    :class:`slpdesk.dbstate.Unavailable` ends the command (:func:`main`).
+    """
     from django.core.exceptions import ImproperlyConfigured
 
     from . import server
@@ -218,6 +223,14 @@ def _django_ready():
         server.setup()
     except ImproperlyConfigured as exc:
         raise UsageError(str(exc)) from None
+    if database is not None:
+        from . import dbstate
+
+        try:
+            dbstate.check_ready()
+        except dbstate.Unavailable as exc:
+            if database == "ready" or exc.kind != "unreachable":
+                raise
     return server
 
 
@@ -303,7 +316,7 @@ def cmd_mail_receive(args) -> int:
 
 
 def cmd_mail_serve(args) -> int:
-    _django_ready()
+    _django_ready(database="exists")
     from slpdesk.mail import smtpserver
 
     try:
@@ -333,19 +346,15 @@ def cmd_policy_validate(args) -> dict:
 
 def cmd_policy_diff(args) -> int:
     new = load_policy(args.file)
-    _django_ready()
+    _django_ready(database="ready" if args.against == "current" else None)
     from slpdesk.desk.publishing import describe_changes
 
     if args.against == "current":
-        from django.db import DatabaseError
         from django.utils import timezone
 
         from slpdesk.desk.models import PolicyVersion
 
-        try:
-            version = PolicyVersion.objects.in_force(timezone.now())
-        except DatabaseError as exc:
-            raise UsageError(f"cannot read the policy in force: {exc}") from None
+        version = PolicyVersion.objects.in_force(timezone.now())
         old, label = version.load(), f"{version.policy_id} {version.version} (in force)"
     else:
         old = load_policy(args.against)
@@ -369,7 +378,7 @@ def cmd_policy_publish(args) -> dict:
             text = fh.read()
     except (OSError, UnicodeDecodeError) as exc:
         raise UsageError(f"{args.file}: cannot read: {exc}") from None
-    _django_ready()
+    _django_ready(database="ready")
     from django.utils import timezone
 
     from slpdesk.desk.models import User
@@ -397,7 +406,7 @@ def cmd_policy_publish(args) -> dict:
 
 # ------------------------------------------------------------------- reports
 def _reports_command(name: str, args) -> int:
-    _django_ready()
+    _django_ready(database="ready")
     from .reports import commands
 
     try:
@@ -428,7 +437,7 @@ def _add_period_arguments(parser) -> None:
 
 
 def cmd_worker(args) -> int:
-    _django_ready()
+    _django_ready(database="exists")
     from slpdesk.worker.loop import Worker
     from slpdesk.worker.steps import Context
 
@@ -461,6 +470,7 @@ def _port(text: str) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="slpdesk", description="A support desk that runs a service level "
                      "policy.")
+    parser.add_argument("--version", action="version", version=f"slpdesk {version()}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     sla = sub.add_parser("sla", help="business-time deadlines and SLA replay")
@@ -570,16 +580,60 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def version() -> str:
+    """The installed version of slpdesk."""
+    from importlib.metadata import PackageNotFoundError
+    from importlib.metadata import version as installed
+
+    try:
+        return installed("slpdesk")
+    except PackageNotFoundError:  # run from a checkout that is not installed
+        return "unknown"
+
+
+def _database_failure(exc: Exception) -> int | None:
+    """If ``exc`` is about the database: say so in one line on stderr and return the
+    exit status (75 try again later, 78 no such database, 1 another database error,
+    whose traceback goes to the log at level debug). None for anything else."""
+    if "django.db" not in sys.modules:  # Django never set up: not a database problem
+        return None
+    from django.db import DatabaseError
+
+    from . import dbstate
+
+    if not isinstance(exc, DatabaseError | dbstate.Unavailable):
+        return None
+    found = dbstate.problem(exc)
+    if found is None:
+        import logging
+
+        logging.getLogger("slpdesk").debug("database error", exc_info=exc)
+        print(f"slpdesk: error: database error: {dbstate.describe(exc)}", file=sys.stderr)
+        return 1
+    advice = {"missing": "check SLPDESK_DATA_DIR or SLPDESK_DATABASE_URL, or create it "
+                         "with 'slpdesk manage migrate'",
+              "not_migrated": "run 'slpdesk manage migrate' (or wait for the upgrade "
+                              "under way)",
+              "unreachable": "try again later"}[found.kind]
+    print(f"slpdesk: error: {found}; {advice}", file=sys.stderr)
+    return found.exit_status
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    if argv[:1] == ["manage"]:
-        return cmd_manage(argv[1:])
     try:
+        if argv[:1] == ["manage"]:
+            return cmd_manage(argv[1:])
         args = build_parser().parse_args(argv)
         result = args.func(args)
     except (UsageError, CalendarError, PolicyError, ReplayError) as exc:
         print(f"slpdesk: error: {exc}".replace("\n", " "), file=sys.stderr)
         return 2
+    except Exception as exc:
+        status = _database_failure(exc)
+        if status is None:
+            raise
+        return status
     if isinstance(result, int):  # serve, demo: they print their own output
         return result
     json.dump(result, sys.stdout, ensure_ascii=False, indent=2)

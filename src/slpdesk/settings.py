@@ -24,6 +24,7 @@ from urllib.parse import urlsplit
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
+from slpdesk import logs as _logs
 from slpdesk.api.ratelimit import parse_rate as _parse_rate
 from slpdesk.config import parse_authserv_ids
 from slpdesk.mail.transport import parse_email_url
@@ -199,6 +200,17 @@ else:
         DATA_DIR / "slpdesk.sqlite3", timeout=envint("SLPDESK_SQLITE_TIMEOUT", 20, minimum=1))}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+# A request that finds the database unreachable tries again for this many seconds,
+# then answers 503 with Retry-After (slpdesk.web.errors).
+SLPDESK_DB_WAIT = envint("SLPDESK_DB_WAIT", 5)
+
+# ------------------------------------------------------------------- logging
+# Every process logs to standard error: text lines, or JSON lines for a log collector.
+SLPDESK_LOG_FORMAT = envchoice("SLPDESK_LOG_FORMAT", "text", ("text", "json"))
+SLPDESK_LOG_LEVEL = envchoice("SLPDESK_LOG_LEVEL", "info",
+                              ("debug", "info", "warning", "error", "critical")).upper()
+LOGGING = _logs.config(level=SLPDESK_LOG_LEVEL, fmt=SLPDESK_LOG_FORMAT)
+
 # ------------------------------------------------------------- application
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -223,12 +235,16 @@ INSTALLED_APPS = [
 AUTH_USER_MODEL = "desk.User"
 
 MIDDLEWARE = [
+    # First: the request id, one log line per request, /health/ for any Host.
+    "slpdesk.web.middleware.RequestLogMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
+    # Before the first database access (the session): waits out a short outage, else 503.
+    "slpdesk.web.errors.DatabaseWaitMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django_otp.middleware.OTPMiddleware",
     "slpdesk.web.twofactor.TwoFactorMiddleware",

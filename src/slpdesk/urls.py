@@ -20,10 +20,16 @@ urlpatterns = [
     path("preferences/", web.preferences, name="preferences"),
     path("language/", set_language, name="set_language"),
     path("attachments/<int:pk>/", web.download, name="download"),
-    path("health/", web.health, name="health"),
+    path("health/", web.health, name="health"),  # (answered by RequestLogMiddleware)
+    path("health/ready", web.ready, name="ready"),
     path("portal/", include("slpdesk.portal.urls")),
     path("console/", include("slpdesk.console.urls")),
     path("reports/", include("slpdesk.reports.urls")),
     path("admin/", admin.site.urls),
     path("", include("slpdesk.api.urls")),  # /api/v1/ and /preferences/api-tokens/
 ]
+
+# Error pages in the site's layout with the request id; 503 when the database is away.
+handler403 = "slpdesk.web.errors.forbidden"
+handler404 = "slpdesk.web.errors.not_found"
+handler500 = "slpdesk.web.errors.server_error"

@@ -16,7 +16,7 @@ def new_case_of(username: str) -> Case:
 def test_an_agent_triages_replies_and_resolves_a_case(page, live_server, demo):
     case = new_case_of("ellen.brooks") or new_case_of("mike.chen")
     log_in(page, live_server, "james.carter")
-    page.get_by_role("link", name="All", exact=True).click()
+    page.locator("nav.tabs a", has_text=re.compile(r"^All\b")).click()  # "All 5"
     expect(page.get_by_role("link", name=case.number)).to_be_visible()
     expect(page.locator("table .badge").first).to_be_visible()
     screenshot(page, "console-queue")
@@ -53,7 +53,9 @@ def test_an_agent_triages_replies_and_resolves_a_case(page, live_server, demo):
     log_in(page, live_server, case.contact.username)
     page.goto(f"{live_server.url}/portal/cases/{case.number}/")
     expect(page.get_by_text("a fixed post is on its way")).to_be_visible()
-    expect(page.get_by_text("The corrected post is installed.")).to_be_visible()
+    resolved = page.locator("ol.story li.resolved")  # on the timeline (issue 13)
+    expect(resolved.get_by_text("The corrected post is installed.")).to_be_visible()
+    expect(resolved.get_by_text("Resolved: Fixed")).to_be_visible()
 
 
 def test_a_supervisor_acknowledges_an_escalation_from_the_board(page, live_server, demo):

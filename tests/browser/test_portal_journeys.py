@@ -57,7 +57,8 @@ def test_a_customer_replies_and_escalates_a_case(page, live_server, demo):
     page.get_by_label("Why does the case need escalating?").fill(
         "We have been waiting too long for a fix.")
     page.get_by_role("button", name="Escalate").click()
-    expect(page.get_by_text("We have been waiting too long for a fix.")).to_be_visible()
+    expect(page.locator("ol.story").get_by_text(  # on the timeline (issue 13)
+        "We have been waiting too long for a fix.")).to_be_visible()
     escalation = Escalation.objects.get(case=case)
     assert escalation.level == 1 and escalation.raised_by.username == "ellen.brooks"
 

@@ -546,7 +546,7 @@ def _no_duplicate_keys(pairs):
     return dict(pairs)
 
 
-def test_the_openapi_document_and_the_docs_work_without_internet(client):
+def test_the_openapi_document_and_the_docs_work_without_internet(client, db):
     doc = json.loads(client.get("/api/v1/openapi.json").content,
                      object_pairs_hook=_no_duplicate_keys)
     assert doc["openapi"].startswith("3.")

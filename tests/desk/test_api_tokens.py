@@ -130,7 +130,7 @@ def test_a_user_has_a_bounded_number_of_live_tokens(client, cast):
     assert b"revoke one first" in response.content
 
 
-def test_the_token_pages_need_a_log_in(client):
+def test_the_token_pages_need_a_log_in(client, db):
     response = client.get(reverse("api_tokens"))
     assert response.status_code == 302 and "/login/" in response["Location"]
 

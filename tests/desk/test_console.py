@@ -131,7 +131,7 @@ def test_the_case_page_shows_everything_support_needs(client, cast, team, clock)
         assert text in page, text
     # The conversation: user text escaped, the internal note and the call marked.
     assert "We are on it &lt;b&gt;now&lt;/b&gt;" in page
-    assert re.search(r'<li class="internal" data-kind="internal">', page)
+    assert re.search(r'<li class="internal staff-only" data-kind="internal">', page)
     assert re.search(r'<li class="call" data-kind="call">', page)
     assert "trace.log" in page and "<strong>Internal</strong>" in page
     # Due times in the agent's zone (UTC here) and the customer's (EDT).
@@ -406,7 +406,12 @@ def test_the_queue_views_list_the_right_cases_due_soonest_first(client, cast, te
     assert q.p1.earliest_due < q.p2.earliest_due < q.uk.earliest_due < q.p4.earliest_due
     assert q.waiting.earliest_due is None
     logged_in(client, cast.sam)
-    assert numbers(client.get(url("queue"))) == [q.p2.number, q.p4.number, q.waiting.number]
+    # "Needs me" (an agent's default, issue 13): mine and unassigned, the breached
+    # first (P1 unassigned and P2 mine are past due at Wednesday 10:00), then by due.
+    assert numbers(client.get(url("queue"))) == [
+        q.p1.number, q.p2.number, q.p4.number, q.waiting.number]
+    assert numbers(client.get(url("queue") + "?view=mine")) == [
+        q.p2.number, q.p4.number, q.waiting.number]
     assert numbers(client.get(url("queue") + "?view=unassigned")) == [q.p1.number]
     assert numbers(client.get(url("queue") + "?view=all")) == [
         q.p1.number, q.p2.number, q.uk.number, q.p4.number, q.waiting.number]
@@ -436,6 +441,25 @@ def test_the_queue_filters(client, cast, team, queue_cases, query, expected):
     got = numbers(response)
     want = [getattr(queue_cases, name).number for name in expected]
     assert got == want
+
+
+def test_the_tabs_count_the_cases_not_yet_resolved(client, cast, team, queue_cases):
+    response = logged_in(client, cast.sam).get(url("queue"))
+    # Sam: p2, p4, waiting; unassigned: p1; all open: p1 p2 uk p4 waiting; escalated: p2.
+    assert [(code, count) for code, _label, count in response.context["views"]] == [
+        ("focus", 4), ("mine", 3), ("unassigned", 1), ("all", 5), ("escalated", 1)]
+
+
+@pytest.mark.parametrize("sort, expected", [
+    ("", ["p1", "p2", "uk", "p4", "waiting"]),
+    ("due", ["p1", "p2", "uk", "p4", "waiting"]),
+    ("priority", ["p1", "p2", "uk", "waiting", "p4"]),
+    ("received", ["waiting", "uk", "p2", "p1", "p4"]),
+    ("bogus", ["p1", "p2", "uk", "p4", "waiting"]),
+])
+def test_the_queue_sorts(client, cast, team, queue_cases, sort, expected):
+    response = logged_in(client, team.sue).get(f"{url('queue')}?view=all&sort={sort}")
+    assert numbers(response) == [getattr(queue_cases, name).number for name in expected]
 
 
 def test_the_queue_shows_badges_priorities_and_both_zones(client, cast, team, queue_cases):

@@ -190,11 +190,13 @@ def test_serve_speaks_lmtp_and_stores_the_envelope_recipient(mail_env, listener)
 def test_serve_answers_451_when_it_cannot_store(mail_env, listener, tmp_path):
     if connection.vendor == "postgresql":
         pytest.skip("the database is the shared test database here")
-    os.remove(os.path.join(mail_env["SLPDESK_DATA_DIR"], "slpdesk.sqlite3"))
     proc, port, _log = listener()
+    db = os.path.join(mail_env["SLPDESK_DATA_DIR"], "slpdesk.sqlite3")
+    os.remove(db)  # the database goes away while the listener runs
     with smtplib.SMTP("127.0.0.1", port, timeout=30) as smtp, \
             pytest.raises(smtplib.SMTPDataError) as failed:
         smtp.sendmail("someone@elsewhere.example", ["support@vendor.example"], message())
     assert failed.value.smtp_code == 451
+    assert not os.path.exists(db)  # no empty database made in its place
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(30) == 0

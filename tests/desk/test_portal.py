@@ -356,7 +356,8 @@ def test_it_shows_the_resolution(desk, client):
     client.force_login(desk.alice)
     body = client.get(url("case", case)).content.decode()
     assert "New driver installed." in body
-    assert "Fixed (or a workaround the customer accepts)" in body
+    assert "Resolved: Fixed" in body  # the customer's words for the kind (issue 13)
+    assert "Fixed (or a workaround the customer accepts)" not in body
 
 
 # ---------------------------------------------------------------- actions

@@ -9,6 +9,7 @@ Several processes and a real SIGTERM: ``test_worker_processes.py``.
 from __future__ import annotations
 
 import random
+import threading
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -290,7 +291,8 @@ def test_a_worker_killed_between_claim_and_send_is_replaced_after_the_lease(
         dead = claims.claim_next(Outbox.objects.due(now), now=now, lease=steps.LEASE,
                                  name="dead")  # ... and the process dies here
         assert dead is not None
-        assert handle_one_outbox(now + timedelta(minutes=4), ctx("alive")) is False
+        assert steps.LEASE.total_seconds() == 60  # taken over within about a minute
+        assert handle_one_outbox(now + timedelta(seconds=59), ctx("alive")) is False
         assert handle_one_outbox(now + steps.LEASE, ctx("alive")) is False
         assert handle_one_outbox(now + steps.LEASE + SECOND, ctx("alive")) is True
         dead.refresh_from_db()
@@ -308,7 +310,7 @@ def test_a_claimed_case_is_skipped_until_its_lease_ends(cast):
     assert claims.claim_cases(Case.objects.all(), now=t, lease=steps.LEASE, limit=5) == [
         case.pk]
     assert claims.claim_cases(Case.objects.all(), now=t, lease=steps.LEASE, limit=5) == []
-    assert handle_one_sla_event(t + timedelta(minutes=1), ctx()) is False
+    assert handle_one_sla_event(t + timedelta(seconds=59), ctx()) is False
     assert handle_one_sla_event(t + steps.LEASE, ctx()) is True  # the holder died
     assert fired(case) == [("at_risk", "response")]
 
@@ -463,7 +465,7 @@ def test_the_loop_works_until_nothing_is_left_then_stops(cast, team, settings, c
     assert kinds == [("breached", "done")] * 2 + [("case_received", "done")]
     assert beats and set(beats) == {"loop-1"}
     assert not WorkerHeartbeat.objects.exists()  # gone when it stops
-    out = capsys.readouterr().out
+    out = capsys.readouterr().err  # the log, on standard error
     assert "loop-1 started" in out and "loop-1 stopped" in out
     assert "breached (response" in out
 
@@ -495,7 +497,7 @@ def test_the_loop_gives_up_with_once_when_the_database_stays_away(db, monkeypatc
 
     worker = Worker(steps=[("down", down)], ctx=ctx("w-down"), clock=timezone.now)
     monkeypatch.setattr(worker, "_sleep", lambda s: None)
-    assert worker.run(once=True) == 1
+    assert worker.run(once=True) == 75  # EX_TEMPFAIL: try again later
 
 
 def test_a_step_that_raises_does_not_stop_the_loop(db, capsys):
@@ -647,3 +649,55 @@ def test_a_case_claimed_when_the_database_went_away_is_let_go_at_once(cast, monk
         redo()
     case.refresh_from_db()
     assert case.next_sla_event_at == t
+
+
+# -------------------------------------------------------------- lease renewal
+def _mail(now, message_id: str) -> Outbox:
+    return Outbox.objects.create(message_id=message_id, kind="reply", to_address="a@example.com",
+                                 language="en", subject="s", body_text="b",
+                                 next_attempt_at=now, created_at=now)
+
+
+def test_renew_extends_only_the_workers_own_pending_claims(db):
+    t = datetime(2026, 7, 6, 12, 0, tzinfo=UTC)
+    mine, theirs, done = (_mail(t, f"<{n}@x>") for n in ("mine", "theirs", "done"))
+    for row, name in ((mine, "w1"), (theirs, "w2"), (done, "w1")):
+        assert claims.claim_next(Outbox.objects.filter(pk=row.pk), now=t,
+                                 lease=steps.LEASE, name=name) is not None
+    claims.finish(done, name="w1", now=t, state=State.DONE)
+    assert claims.renew(name="w1", now=t + timedelta(seconds=45), lease=steps.LEASE) == 1
+    until = dict(Outbox.objects.values_list("message_id", "claimed_until"))
+    assert until == {"<mine@x>": t + timedelta(seconds=105),  # 45 s + the 60 s lease
+                     "<theirs@x>": t + timedelta(seconds=60), "<done@x>": None}
+
+
+def test_a_step_longer_than_the_lease_keeps_its_row(transactional_db):
+    """The worker's renewer thread extends the claim while the step runs: past the
+    first lease no other worker can take the row."""
+    _mail(timezone.now(), "<slow@x>")
+    seen = {}
+
+    def slow(now, ctx):
+        held = claims.claim_next(Outbox.objects.due(now), now=now, lease=ctx.lease,
+                                 name=ctx.name)
+        if held is None:
+            return False
+        first_lease_end = held.claimed_until
+        deadline = first_lease_end + timedelta(seconds=30)
+        while timezone.now() < first_lease_end + timedelta(milliseconds=500):
+            assert timezone.now() < deadline
+            threading.Event().wait(0.05)  # the step is busy (an SMTP conversation)
+        later = timezone.now()
+        seen["claimed_until"] = Outbox.objects.get().claimed_until
+        seen["later"] = later
+        seen["other"] = claims.claim_next(Outbox.objects.due(later), now=later,
+                                          lease=ctx.lease, name="other")
+        claims.finish(held, name=ctx.name, now=later, state=State.DONE)
+        return True
+
+    worker = Worker(steps=[("slow", slow)], clock=timezone.now, ctx=Context(
+        name="slow", lease=timedelta(seconds=1), renew_every=timedelta(milliseconds=100)))
+    assert worker.run(once=True) == 0
+    assert seen["claimed_until"] > seen["later"]  # renewed past the first lease's end
+    assert seen["other"] is None
+    assert Outbox.objects.get().state == State.DONE

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import hashlib
 import json
 from datetime import UTC, datetime
@@ -27,7 +28,7 @@ from ninja import File, Form, Header, NinjaAPI, Path, Query
 from ninja.files import UploadedFile
 
 from slpdesk import cli
-from slpdesk.desk import access, badges, services
+from slpdesk.desk import access, badges, search, services
 from slpdesk.desk.models import (
     Case,
     Escalation,
@@ -262,6 +263,20 @@ def _fresh(request, number: str, now: datetime) -> dict:
     return _detail(_case(request, number), now, request.user)
 
 
+def _changes(view):
+    """An operation that changes a case runs in one transaction with the building of
+    its answer: an error answer (a 503 when the database goes away half-way) means
+    nothing was stored. (``@transaction.atomic`` itself would hide the view's
+    signature from django-ninja.)"""
+
+    @functools.wraps(view)
+    def run(request, *args, **kwargs):
+        with transaction.atomic():
+            return view(request, *args, **kwargs)
+
+    return run
+
+
 # ------------------------------------------------------------------ cursors
 def _encode_cursor(values: list) -> str:
     raw = json.dumps(values, separators=(",", ":")).encode()
@@ -295,7 +310,7 @@ def _by_id(qs, cursor: str | None, page_size: int) -> tuple[list, str | None]:
 
 
 # ---------------------------------------------------------------------- cases
-CASE_LIST_PARAMS = {"status", "priority", "organisation", "updated_since", "order", "cursor",
+CASE_LIST_PARAMS = {"q", "status", "priority", "organisation", "updated_since", "order", "cursor",
                     "page_size"}
 
 
@@ -303,6 +318,10 @@ CASE_LIST_PARAMS = {"status", "priority", "organisation", "updated_since", "orde
          tags=["cases"], summary="The cases you may see")
 def list_cases(
     request,
+    q: str | None = Query(None, max_length=200, description=(
+        "Words to find in the number, title, description, messages (internal notes for "
+        "support staff only), organisation, site and contact names and defect reference; "
+        "every word must occur. Combines with the other filters and the order.")),
     status: list[StatusCode] = Query(None, description="Any of these statuses."),
     priority: list[PriorityCode] = Query(
         None, description="Any of these priorities (the assigned one, else the proposed)."),
@@ -326,6 +345,8 @@ def list_cases(
         qs = qs.filter(Q(priority__in=priority) | Q(priority="", proposed_priority__in=priority))
     if organisation is not None:
         qs = qs.filter(organisation_id=organisation)
+    if q:
+        qs = search.search(qs, q, staff=access.can_see_internal(user))
     if updated_since is not None:
         try:  # ISO 8601 only (pydantic would also take a number of seconds)
             datetime.fromisoformat(request.GET.get("updated_since", ""))
@@ -436,6 +457,9 @@ def open_case(
             if record is not None:
                 record.case = case
                 record.save(update_fields=["case"])
+            # The answer is built in the transaction that stores the case: if building
+            # it fails, nothing is stored, so an error answer never hides a new case.
+            body = _detail(case, now, user)
     except IntegrityError:
         # Another request with the same key won the race: answer as its retry.
         earlier = IdempotencyKey.objects.filter(user=user, key=idempotency_key or "").first()
@@ -443,7 +467,7 @@ def open_case(
             raise
         return _replayed(request, response, earlier, digest, now)
     response["Location"] = f"/api/v1/cases/{case.number}"
-    return 201, _fresh(request, case.number, now)
+    return 201, body
 
 
 def _replayed(request, response, earlier: IdempotencyKey, digest: str, now):
@@ -505,6 +529,7 @@ def download_attachment(request, number: str = _number_param(),
 
 @api.post("/cases/{number}/reply", response=responses({201: MessageOut}),
           operation_id="reply", tags=["cases"], summary="A public message on the case")
+@_changes
 def reply(request, payload: TextIn, number: str = _number_param()):
     """From a customer or partner: their reply (it ends a wait on them). From support
     staff: a public reply (the first response, then status updates)."""
@@ -521,6 +546,7 @@ def reply(request, payload: TextIn, number: str = _number_param()):
 
 @api.post("/cases/{number}/attachments", response=responses({201: AttachmentOut}),
           operation_id="upload_attachment", tags=["cases"], summary="Add a file")
+@_changes
 def upload_attachment(request, number: str = _number_param(),
                       file: UploadedFile = File(..., description="One file."),
                       internal: bool = Form(False, description="Support staff only: "
@@ -543,6 +569,7 @@ def upload_attachment(request, number: str = _number_param(),
 
 @api.post("/cases/{number}/escalate", response=responses({201: EscalationOut}),
           operation_id="escalate", tags=["cases"], summary="Escalate the case (X1)")
+@_changes
 def escalate(request, payload: ReasonIn, number: str = _number_param()):
     user = request.user
     case = _case(request, number)
@@ -556,6 +583,7 @@ def escalate(request, payload: ReasonIn, number: str = _number_param()):
 
 @api.post("/cases/{number}/reopen", response=responses({200: CaseOut}), operation_id="reopen",
           tags=["cases"], summary="Reopen a resolved case")
+@_changes
 def reopen(request, payload: ReasonIn, number: str = _number_param()):
     case = _case(request, number)
     _require_party(request.user)
@@ -566,6 +594,7 @@ def reopen(request, payload: ReasonIn, number: str = _number_param()):
 
 @api.post("/cases/{number}/notes", response=responses({201: MessageOut}),
           operation_id="add_note", tags=["agents"], summary="An internal note (staff)")
+@_changes
 def add_note(request, payload: TextIn, number: str = _number_param()):
     user = request.user
     case = _case(request, number)
@@ -577,6 +606,7 @@ def add_note(request, payload: TextIn, number: str = _number_param()):
 # -------------------------------------------------------------------- triage
 @api.post("/cases/{number}/triage", response=responses({200: CaseOut}), operation_id="triage",
           tags=["agents"], summary="Assign the priority (P1, P2)")
+@_changes
 def triage(request, payload: TriageIn, number: str = _number_param()):
     case = _case(request, number)
     _require_work(request.user)
@@ -590,6 +620,7 @@ def triage(request, payload: TriageIn, number: str = _number_param()):
 @api.post("/cases/{number}/information-complete", response=responses({200: CaseOut}),
           operation_id="mark_information_complete", tags=["agents"],
           summary="Support has what it needs (K2)")
+@_changes
 def mark_information_complete(request, payload: EmptyIn | None = None,
                               number: str = _number_param()):
     case = _case(request, number)
@@ -602,6 +633,7 @@ def mark_information_complete(request, payload: EmptyIn | None = None,
 @api.post("/cases/{number}/request-information", response=responses({201: MessageOut}),
           operation_id="request_information", tags=["agents"],
           summary="Ask the customer; the case waits on them (K2)")
+@_changes
 def request_information(request, payload: TextIn, number: str = _number_param()):
     case = _case(request, number)
     _require_work(request.user)
@@ -611,6 +643,7 @@ def request_information(request, payload: TextIn, number: str = _number_param())
 
 @api.post("/cases/{number}/assign", response=responses({200: CaseOut}), operation_id="assign",
           tags=["agents"], summary="Give the case to a staff member, or to nobody")
+@_changes
 def assign(request, payload: AssignIn, number: str = _number_param()):
     case = _case(request, number)
     _require_work(request.user)
@@ -626,6 +659,7 @@ def assign(request, payload: AssignIn, number: str = _number_param()):
 
 @api.post("/cases/{number}/classify", response=responses({200: CaseOut}),
           operation_id="classify", tags=["agents"], summary="Incident, bug or defect (K4)")
+@_changes
 def classify(request, payload: ClassifyIn, number: str = _number_param()):
     case = _case(request, number)
     _require_work(request.user)
@@ -636,6 +670,7 @@ def classify(request, payload: ClassifyIn, number: str = _number_param()):
 
 @api.post("/cases/{number}/resolve", response=responses({200: CaseOut}), operation_id="resolve",
           tags=["agents"], summary="Resolve the case (K3)")
+@_changes
 def resolve(request, payload: ResolveIn, number: str = _number_param()):
     case = _case(request, number)
     _require_work(request.user)
@@ -646,6 +681,7 @@ def resolve(request, payload: ResolveIn, number: str = _number_param()):
 
 @api.post("/cases/{number}/exclude", response=responses({200: CaseOut}), operation_id="exclude",
           tags=["agents"], summary="Take the case out of the SLA (E6)")
+@_changes
 def exclude(request, payload: ExcludeIn, number: str = _number_param()):
     case = _case(request, number)
     _require_work(request.user)

@@ -21,7 +21,9 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.db import connection
-from django.db.models import F, Q
+from django.db.models import Case as DbCase
+from django.db.models import Count, F, Q, Value, When
+from django.db.models.functions import Coalesce, NullIf
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -31,7 +33,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from slpdesk.desk import access, badges, services
+from slpdesk.desk import access, badges, conversation, search, services
 from slpdesk.desk.models import (
     OPEN_STATUSES,
     CalendarClosure,
@@ -49,7 +51,17 @@ from . import forms
 from .timeline import KINDS, build_timeline
 
 PAGE_SIZE = 50
-QUEUE_VIEWS = ("mine", "unassigned", "all", "escalated")
+QUEUE_VIEWS = ("focus", "mine", "unassigned", "all", "escalated")
+#: The queue's orders: next due (the default), priority, last change, received. The
+#: default order is the one the partial indexes give (see ``Case.Meta.indexes``).
+QUEUE_SORTS = {
+    "due": ("queue_due", "received_at", "pk"),
+    "priority": ("sort_priority", "queue_due", "received_at", "pk"),
+    "updated": ("-updated_at", "-pk"),
+    "received": ("-received_at", "-pk"),
+}
+#: Clock states that put a case first in "Needs me".
+URGENT_STATES = ("at_risk", "breached")
 #: The queue's status filter: "open" is every status support still works on; the
 #: status "open" alone (triaged) is "triaged", so the two cannot be confused.
 STATUS_FILTERS = {
@@ -103,7 +115,22 @@ def _errors(form) -> str:
 
 # ---------------------------------------------------------------------- queue
 def _default_view(user) -> str:
-    return "all" if user.role in access.LEAD_ROLES else "mine"
+    return "all" if user.role in access.LEAD_ROLES else "focus"
+
+
+def _urgent(now) -> Q:
+    """Breached or at risk: a clock in one of those states, or the next due time past."""
+    return (Q(earliest_due__lte=now) | Q(response_state__in=URGENT_STATES)
+            | Q(resolution_state__in=URGENT_STATES) | Q(next_update_state__in=URGENT_STATES))
+
+
+def _tab_counts(user) -> dict[str, int]:
+    """Each view's number of cases not yet resolved, in one query."""
+    mine, unassigned = Q(assignee=user), Q(assignee__isnull=True)
+    return Case.objects.filter(status__in=OPEN_STATUSES).aggregate(
+        focus=Count("pk", filter=mine | unassigned), mine=Count("pk", filter=mine),
+        unassigned=Count("pk", filter=unassigned), all=Count("pk"),
+        escalated=Count("pk", filter=Q(escalation_level__gt=0)))
 
 
 def _column(name: str) -> str:
@@ -111,16 +138,22 @@ def _column(name: str) -> str:
 
 
 def queue_ids(user, view: str, status: str, priority: str = "", organisation: int | None = None,
-              region: str = ""):
-    """The ids of the queue's cases in its order (due soonest first, then received),
-    from the cases table alone; each view and status filter has an index that gives
-    this order (see ``Case.Meta.indexes``)."""
+              region: str = "", *, sort: str = "", q: str = "", now=None):
+    """The ids of the queue's cases in its order (by default due soonest first, then
+    received), from the cases table alone; each view and status filter has an index
+    that gives the default order (see ``Case.Meta.indexes``). ``q`` narrows to the
+    cases the words find (ranked best first unless ``sort`` is given); "focus" puts
+    the cases breached or at risk first."""
     cases = Case.objects.all()
     # The conditions of the partial indexes are written as literals: SQLite uses a
     # partial index only when the query states its condition with the same constants
     # (a bound parameter is not one).
     literal = []
-    if view == "mine":
+    if view == "focus":  # mine and unassigned; those breached or at risk first
+        cases = cases.filter(Q(assignee=user) | Q(assignee__isnull=True)).annotate(
+            needs_me=DbCase(When(_urgent(now or timezone.now()), then=Value(0)),
+                            default=Value(1)))
+    elif view == "mine":
         cases = cases.filter(assignee=user)
     elif view == "unassigned":
         cases = cases.filter(assignee__isnull=True)
@@ -138,7 +171,17 @@ def queue_ids(user, view: str, status: str, priority: str = "", organisation: in
         cases = cases.filter(organisation_id=organisation)
     if region:
         cases = cases.filter(calendar=region)
-    return cases.order_by("queue_due", "received_at", "pk").values_list("pk", flat=True)
+    if q:
+        cases = search.search(cases, q, staff=True)
+        if not sort:
+            return search.ranked(cases).values_list("pk", flat=True)
+    if sort == "priority":  # the assigned priority, else the proposed one (P1 first)
+        cases = cases.annotate(sort_priority=Coalesce(NullIf("priority", Value("")),
+                                                      "proposed_priority"))
+    order = QUEUE_SORTS[sort or "due"]
+    if view == "focus":
+        order = ("needs_me", *order)
+    return cases.order_by(*order).values_list("pk", flat=True)
 
 
 @staff_required
@@ -147,9 +190,11 @@ def queue(request):
     now = timezone.now()
     user = request.user
     params = request.GET
-    view = params.get("view") or _default_view(user)
+    q = (params.get("q") or "").strip()[:200]
+    default = "all" if q else _default_view(user)  # the header's search: every case
+    view = params.get("view") or default
     if view not in QUEUE_VIEWS:
-        view = _default_view(user)
+        view = default
     policy = PolicyVersion.objects.in_force(now).load()
 
     status = params.get("status") or "open"
@@ -163,7 +208,15 @@ def queue(request):
         organisation = ""
     region = params.get("region") or ""
 
-    ids = queue_ids(user, view, status, priority, _id(organisation), region)
+    sort = params.get("sort") or ""
+    if sort not in QUEUE_SORTS:
+        sort = ""
+    if q:
+        number = search.jump(Case.objects.all(), q)
+        if number:
+            return redirect("console:case", number)
+    ids = queue_ids(user, view, status, priority, _id(organisation), region,
+                    sort=sort, q=q, now=now)
     page = Paginator(ids, PAGE_SIZE).get_page(params.get("page"))
     # The page's rows with their organisation, assignee and policy, by id: the
     # ordered query above reads the cases table alone, so no plan can start from
@@ -174,6 +227,7 @@ def queue(request):
 
     closed = badges.closures_by_calendar()  # once per page
     cases = page.object_list
+    found = search.snippets([c.pk for c in cases], q, staff=True) if q else {}
     rows = []
     for case in cases:
         names = case.policy().calendar_names
@@ -181,6 +235,7 @@ def queue(request):
             "case": case,
             "badge": badges.case_badge(case, now, closed),
             "calendar": names.get(case.calendar) or _plain(case.calendar),
+            "snippet": found.get(case.pk, ""),
         })
 
     statuses = [
@@ -192,12 +247,19 @@ def queue(request):
         ("closed", Case.Status.CLOSED.label),
         ("any", _("Any status")),
     ]
+    counts = _tab_counts(user)
     return render(request, "console/queue.html", {
         "page": page,
         "rows": rows,
         "view": view,
-        "views": [("mine", _("Mine")), ("unassigned", _("Unassigned")), ("all", _("All")),
-                  ("escalated", _("Escalated"))],
+        "views": [(code, label, counts[code]) for code, label in (
+            ("focus", _("Needs me")), ("mine", _("Mine")), ("unassigned", _("Unassigned")),
+            ("all", _("All")), ("escalated", _("Escalated")))],
+        "sort": sort,
+        "sorts": [("", _("Best match")), ("due", _("Next due"))] if q else [
+            ("", _("Next due"))] + [
+            ("priority", _("Priority")), ("updated", _("Last change")),
+            ("received", _("Received"))],
         "status": status,
         "statuses": statuses,
         "priority": priority,
@@ -206,6 +268,7 @@ def queue(request):
         "organisations": access.organisations_for(user).only("id", "name").order_by("name"),
         "region": region,
         "regions": [(name, policy.calendar_names[name]) for name in policy.calendars],
+        "q": q,
         "now": now,
     })
 
@@ -215,6 +278,7 @@ ACTION_FORMS = {
     "triage": forms.TriageForm,
     "info_complete": forms.EmptyForm,
     "message": forms.MessageForm,
+    "note": forms.MessageForm,
     "assign": forms.AssignForm,
     "classify": forms.ClassifyForm,
     "resolve": forms.ResolveForm,
@@ -277,6 +341,15 @@ def _event_details(ev, case: Case, users: dict[int, User], lang: str) -> list[st
     return [str(x) for x in out if x]
 
 
+def _answered_info_request(events, case: Case) -> bool:
+    """The customer answered a request for information and the information is not yet
+    marked complete: the agent is asked to mark it (one click)."""
+    if case.information_complete:
+        return False
+    waits = [ev.type for ev in events if ev.type in ("info_requested", "customer_replied")]
+    return "info_requested" in waits and waits[-1] == "customer_replied"
+
+
 def _case_context(request, case: Case, now, bound: dict | None = None) -> dict:
     user = request.user
     lang = _lang()
@@ -309,18 +382,11 @@ def _case_context(request, case: Case, now, bound: dict | None = None) -> dict:
     event_rows = [{"event": ev, "details": _event_details(ev, case, users, lang)}
                   for ev in events]
 
-    conversation = list(access.messages_for(user, case).select_related("author"))
     attachments = list(access.attachments_for(user).filter(case=case)
                        .select_related("uploaded_by", "message"))
-    by_message = defaultdict(list)
-    for a in attachments:
-        if a.message_id:
-            by_message[a.message_id].append(a)
-    for m in conversation:
-        m.files = by_message.get(m.pk, [])
-
     top = max(level.level for level in policy.escalation_levels)
     level_names = {lvl.level: lvl.name for lvl in policy.escalation_levels}
+    story = conversation.build(user, case, level_names, lang)
     level_roles = {lvl.level: lvl.roles for lvl in policy.escalation_levels}
     escalations = list(access.escalations_for(user).filter(case=case)
                        .select_related("raised_by", "acknowledged_by"))
@@ -368,7 +434,9 @@ def _case_context(request, case: Case, now, bound: dict | None = None) -> dict:
         "timeline": timeline,
         "legend": KINDS,
         "events": event_rows,
-        "conversation": conversation,
+        "story": story,
+        "prompt_info_complete": can_work and is_open and _answered_info_request(events,
+                                                                             case),
         "attachments": attachments,
         "escalations": escalations,
         # Escalation requests by unverified e-mail, held until the contact confirms them.
@@ -388,6 +456,7 @@ def _case_context(request, case: Case, now, bound: dict | None = None) -> dict:
             "triage": form("triage"),
             "info_complete": form("info_complete"),
             "message": form("message"),
+            "note": form("note"),
             "assign": form("assign"),
             "classify": form("classify"),
             "resolve": form("resolve"),
@@ -467,7 +536,7 @@ def reply(request, number):
 @staff_required
 @require_POST
 def note(request, number):
-    return _act(request, number, "message",
+    return _act(request, number, "note",
                 lambda c, d, u, now: services.add_note(c, d["body"], actor=u, now=now),
                 _("The internal note is added."), work=False)
 

@@ -160,6 +160,22 @@ def events_for(user, case: Case) -> QuerySet[CaseEvent]:
     return CaseEvent.objects.filter(case=case)
 
 
+#: Events a customer sees on the case's timeline (with their reason or summary).
+CUSTOMER_TIMELINE_EVENTS = ("resolved", "reopened", "priority_assigned", "info_complete",
+                            "info_requested", "customer_replied", "responded",
+                            "status_update")
+
+
+def timeline_events_for(user, case: Case) -> QuerySet[CaseEvent]:
+    """The events that tell ``case``'s story to ``user`` (the conversation): staff all,
+    a customer who may see the case the public ones above."""
+    if can_see_internal(user):
+        return CaseEvent.objects.filter(case=case)
+    if not can_see(user, case.pk):
+        return CaseEvent.objects.none()
+    return CaseEvent.objects.filter(case=case, type__in=CUSTOMER_TIMELINE_EVENTS)
+
+
 # -------------------------------------------------------------- escalations
 def escalations_for(user) -> QuerySet[Escalation]:
     return Escalation.objects.filter(case__in=cases_for(user))

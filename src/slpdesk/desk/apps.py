@@ -7,3 +7,8 @@ class DeskConfig(AppConfig):
     label = "desk"
     verbose_name = _("Support desk")
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from . import search
+
+        search.connect()

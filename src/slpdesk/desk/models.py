@@ -759,6 +759,25 @@ class Message(models.Model):
         return self.kind != self.Kind.INTERNAL
 
 
+class CaseSearch(models.Model):
+    """A case's search document, rewritten by :func:`slpdesk.desk.search.reindex` in the
+    transaction of every change; the engine indexes it (tsvector + GIN on PostgreSQL,
+    FTS5 on SQLite, migration 0007)."""
+
+    case = models.OneToOneField(Case, models.CASCADE, primary_key=True,
+                                related_name="search_document", verbose_name=_("case"))
+    head = models.TextField(_("number, title and names"))
+    body = models.TextField(_("description and messages"))
+    internal = models.TextField(_("internal notes"))
+
+    class Meta:
+        verbose_name = _("search document")
+        verbose_name_plural = _("search documents")
+
+    def __str__(self) -> str:
+        return str(self.case_id)
+
+
 def _attachment_path(instance: Attachment, filename: str) -> str:
     # A random folder per file: names never collide and cannot be guessed.
     return f"attachments/{instance.case_id}/{secrets.token_hex(8)}/{filename}"
@@ -1009,3 +1028,22 @@ class WorkerHeartbeat(models.Model):
     class Meta:
         verbose_name = _("worker")
         verbose_name_plural = _("workers")
+
+
+class FormSubmission(models.Model):
+    """A one-time form token, used up: the portal's new-case form carries one, so a
+    form sent twice (a double click, sending again after an error) opens one case
+    and the second sending shows it."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, models.CASCADE, related_name="+",
+                             verbose_name=_("user"))
+    token = models.CharField(_("form token"), max_length=64)
+    case = models.ForeignKey(Case, models.CASCADE, null=True, blank=True, related_name="+",
+                             verbose_name=_("case"))
+    created_at = models.DateTimeField(_("sent"))
+
+    class Meta:
+        verbose_name = _("form sent")
+        verbose_name_plural = _("forms sent")
+        constraints = [models.UniqueConstraint(fields=["user", "token"],
+                                               name="formsubmission_once")]

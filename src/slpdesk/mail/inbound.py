@@ -472,6 +472,11 @@ def handle_one_inbound(now: datetime, *, worker: str | None = None,
     try:
         with transaction.atomic():
             _process(row, claim, now)
+        outcome, case_id = InboundMessage.objects.filter(pk=row.pk).values_list(
+            "outcome", "case_id").get()
+        log.info("inbound message %s: %s%s", row.pk, outcome,
+                 f" (case id {case_id})" if case_id else "",
+                 extra={"inbound": row.pk, "outcome": outcome, "case_id": case_id})
     except _LostClaim:
         log.warning("inbound message %s: the lease ran out, another worker has it", row.pk)
     except Exception as exc:  # noqa: BLE001 - push the row ahead, do not crash-loop

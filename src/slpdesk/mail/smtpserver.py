@@ -25,6 +25,8 @@ from aiosmtpd.smtp import SMTP
 from django.db import DatabaseError, close_old_connections
 from django.utils import timezone
 
+from slpdesk import dbstate
+
 from . import inbound
 
 log = logging.getLogger(__name__)
@@ -39,6 +41,9 @@ def _store(raw: bytes, recipients: list[str]) -> tuple[int, bool]:
     """Store in a worker thread with its own database connection (Django's ORM is
     synchronous); a connection the database dropped is replaced first."""
     close_old_connections()
+    missing = dbstate.missing()  # never an empty SQLite database in its place
+    if missing is not None:
+        raise missing
     try:
         row, created = inbound.store(raw, now=timezone.now(), envelope_to=recipients)
         return row.pk, created
@@ -68,7 +73,7 @@ class Handler:
             try:
                 pk, created = await loop.run_in_executor(
                     self.executor, _store, raw, list(envelope.rcpt_tos))
-            except DatabaseError as exc:
+            except (DatabaseError, dbstate.Unavailable) as exc:
                 log.error("mail not stored, database unavailable: %s", exc)
                 status = "451 4.3.0 Temporary failure, please try again later"
             except Exception:  # noqa: BLE001 - answer, keep serving; the MTA retries
@@ -77,6 +82,9 @@ class Handler:
             else:
                 status = (f"250 2.0.0 OK stored as {pk}" if created
                           else f"250 2.0.0 OK already stored as {pk}")
+                log.info("mail from %s stored as %s%s", session.peer[0], pk,
+                         "" if created else " (already)",
+                         extra={"inbound": pk, "outcome": "stored" if created else "already"})
         finally:
             self.busy -= 1
         if self.lmtp:  # LMTP answers once per recipient (RFC 2033)

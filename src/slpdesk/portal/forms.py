@@ -6,6 +6,7 @@ is decided by :mod:`slpdesk.desk.services` (and :mod:`slpdesk.desk.access`).
 
 from __future__ import annotations
 
+import secrets
 from datetime import date
 
 from django import forms
@@ -79,9 +80,14 @@ class NewCaseForm(forms.Form):
         help_text=_("For example: Windows 11 23H2, 32 GB RAM, NVIDIA RTX A2000, "
                     "licence on a network server."))
     attachments = MultipleFileField(label=_("Files"), required=False)
+    # One-time: the same form sent twice opens one case (FormSubmission).
+    form_token = forms.RegexField(regex=r"^[A-Za-z0-9_-]{16,64}$", required=False,
+                                  widget=forms.HiddenInput)
 
     def __init__(self, *args, user: User, policy: Policy, today: date, **kwargs):
         super().__init__(*args, **kwargs)
+        if not self.is_bound:
+            self.fields["form_token"].initial = secrets.token_urlsafe(24)
         lang = translation.get_language() or "en"
         sites = access.sites_for(user).select_related("organisation")
         self.fields["site"].queryset = sites

@@ -7,7 +7,6 @@ Every object comes from :mod:`slpdesk.desk.access`; every change goes through
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Callable
 from datetime import datetime
 from functools import wraps
@@ -17,15 +16,22 @@ from django.contrib import messages
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.shortcuts import redirect, render
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
 
-from slpdesk.desk import access, badges, services
-from slpdesk.desk.models import CalendarClosure, Case, Escalation, PolicyVersion, Release
+from slpdesk.desk import access, badges, conversation, search, services
+from slpdesk.desk.models import (
+    CalendarClosure,
+    Case,
+    Escalation,
+    FormSubmission,
+    PolicyVersion,
+    Release,
+)
 from slpdesk.desk.publishing import week_text
 from slpdesk.desk.services import DeskError
 from slpdesk.mail import inbound
@@ -195,20 +201,34 @@ def cases(request):
     show = request.GET.get("show", "open")
     if show not in SHOW:
         show = "open"
-    qs = access.cases_for(user).select_related("site", "organisation", "policy_version")
+    visible = access.cases_for(user)
+    q = (request.GET.get("q") or "").strip()[:200]
+    if q:  # a customer's search: their own cases, never an internal note
+        number = search.jump(visible, q)
+        if number:
+            return redirect("portal:case", number)
+        show = request.GET.get("show", "all")
+        if show not in SHOW:
+            show = "all"
+    qs = visible.select_related("site", "organisation", "policy_version")
     if show == "open":
         qs = qs.open()
     elif show == "waiting":
         qs = qs.filter(status=Case.Status.WAITING)
-    page = Paginator(qs.order_by("-updated_at", "-id"), PAGE_SIZE).get_page(
-        request.GET.get("page"))
+    if q:
+        qs = search.ranked(search.search(qs, q, staff=False))
+    else:
+        qs = qs.order_by("-updated_at", "-id")
+    page = Paginator(qs, PAGE_SIZE).get_page(request.GET.get("page"))
     closed = badges.closures_by_calendar()
+    found = search.snippets([c.pk for c in page], q, staff=False) if q else {}
     rows = []
     for case in page:
         badge = badges.case_badge(case, now, closed)
-        rows.append({"case": case, "badge": badge, "due_label": _due_label(badge.clock)})
+        rows.append({"case": case, "badge": badge, "due_label": _due_label(badge.clock),
+                     "snippet": found.get(case.pk, "")})
     return render(request, "portal/cases.html", {
-        "page": page, "rows": rows, "show": show,
+        "page": page, "rows": rows, "show": show, "q": q,
         "tabs": [("open", _("Open")), ("waiting", _("Waiting on you")), ("all", _("All"))],
     })
 
@@ -224,13 +244,28 @@ def new_case(request):
                        user=user, policy=policy, today=timezone.localdate(now))
     if bound and form.is_valid():
         data = form.cleaned_data
+        token = data["form_token"]
+        earlier = _sent_before(request, token)
+        if earlier is not None:
+            return earlier
         try:
-            case = services.receive_case(
-                data["site"], contact=user, channel=Case.Channel.PORTAL,
-                proposed_priority=data["proposed_priority"], title=data["title"],
-                description=data["description"], system_details=data["system_details"],
-                release=data["release"], request_type=data["request_type"],
-                files=data["attachments"], actor=user, now=now)
+            with transaction.atomic():  # the case and its form token, or neither
+                sent = token and FormSubmission.objects.create(user=user, token=token,
+                                                               created_at=now)
+                case = services.receive_case(
+                    data["site"], contact=user, channel=Case.Channel.PORTAL,
+                    proposed_priority=data["proposed_priority"], title=data["title"],
+                    description=data["description"], system_details=data["system_details"],
+                    release=data["release"], request_type=data["request_type"],
+                    files=data["attachments"], actor=user, now=now)
+                if sent:
+                    sent.case = case
+                    sent.save(update_fields=["case"])
+        except IntegrityError:  # the same form, sent twice at once: the other one won
+            earlier = _sent_before(request, token)
+            if earlier is None:
+                raise
+            return earlier
         except DeskError as err:
             form.add_error(None, str(err))
         else:
@@ -253,6 +288,20 @@ def new_case(request):
     })
 
 
+def _sent_before(request, token: str):
+    """The answer to a new-case form sent again (its one-time token used up already):
+    the case it opened."""
+    if not token:
+        return None
+    sent = FormSubmission.objects.filter(user=request.user, token=token,
+                                         case__isnull=False).select_related("case").first()
+    if sent is None:
+        return None
+    messages.info(request, _("This form was sent already: it opened case %(number)s.") % {
+        "number": sent.case.number})
+    return redirect("portal:case", number=sent.case.number)
+
+
 # --------------------------------------------------------------------- case
 def _case_page(request, case: Case, now: datetime, **forms):
     user = request.user
@@ -260,18 +309,7 @@ def _case_page(request, case: Case, now: datetime, **forms):
     top = max(level.level for level in policy.escalation_levels)
     level_names = {level.level: level.name for level in policy.escalation_levels}
 
-    conversation = list(access.messages_for(user, case).select_related("author"))
-    files = access.attachments_for(user).filter(case=case).select_related("uploaded_by")
-    by_message = defaultdict(list)
-    loose = []
-    shown = {m.pk for m in conversation}
-    for attachment in files:
-        if attachment.message_id in shown:
-            by_message[attachment.message_id].append(attachment)
-        else:
-            loose.append(attachment)
-    for message in conversation:
-        message.files = by_message.get(message.pk, [])
+    story = conversation.build(user, case, level_names, translation.get_language() or "en")
 
     escalations = [
         {"escalation": e, "name": level_names.get(e.level)}
@@ -294,8 +332,8 @@ def _case_page(request, case: Case, now: datetime, **forms):
         "has_targets": any(b.state != "not_applicable" for b in clock_badges),
         "resolution_passed": clock_badges[1].state == "breached",
         "viewer_zone": timezone.get_current_timezone_name(),
-        "conversation": conversation,
-        "files": loose,
+        "story": story,
+        "resolution_name": conversation.customer_resolution(case.resolution),
         "escalations": escalations,
         "next_level": next_level,
         "next_level_name": level_names.get(next_level),

@@ -22,19 +22,24 @@ UPDATE decides.
 
 The lease (``claimed_until``, or the pushed ``next_sla_event_at``) is what
 makes a crash harmless: a worker that dies holding a row loses it when the
-lease runs out, and another worker takes it up then. The lease is much
-longer than any one step (an SMTP conversation times out after 30 s), so
-in normal operation no row is ever worked on twice.
+lease runs out (a minute), and another worker takes it up then. While a step
+runs, a :class:`Renewer` thread extends the worker's claims on mail rows every
+15 seconds, so a long SMTP conversation never loses its row and no row is
+worked on twice in normal operation; a case is worked on in milliseconds, and
+working on one twice is harmless (its notices are recorded once).
 """
 
 from __future__ import annotations
 
+import logging
+import threading
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
-from django.db import connection, transaction
+from django.db import DatabaseError, connection, transaction
 from django.db.models import F, Q, QuerySet
 
-from slpdesk.desk.models import Case, Claimable
+from slpdesk.desk.models import Case, Claimable, InboundMessage, Outbox
 
 PENDING = Claimable.State.PENDING
 
@@ -97,3 +102,62 @@ def claim_cases(qs: QuerySet, *, now: datetime, lease: timedelta, limit: int) ->
                     next_sla_event_at=now + lease) == 1:
                 claimed.append(pk)
     return claimed
+
+
+def renew(*, name: str, now: datetime, lease: timedelta) -> int:
+    """Extend every claim ``name`` holds on a mail row (out or in) to ``now + lease``.
+    Returns how many rows."""
+    return sum(model.objects.filter(claimed_by=name, state=PENDING,
+                                    claimed_until__isnull=False)
+               .update(claimed_until=now + lease) for model in (Outbox, InboundMessage))
+
+
+#: A step that runs longer than this stops being renewed: its rows go to another
+#: worker when the lease ends (a worker stuck for good must not hold them forever).
+MAX_HOLD = timedelta(minutes=10)
+
+
+class Renewer:
+    """Renews a worker's claims every ``every`` while it is :meth:`working` (a step
+    is running), from a thread of its own with its own database connection. When
+    the process dies, the renewals stop and the claims run out after ``lease``."""
+
+    def __init__(self, *, name: str, lease: timedelta, every: timedelta,
+                 clock: Callable[[], datetime]):
+        self.name, self.lease, self.every, self.clock = name, lease, every, clock
+        self._busy_since: datetime | None = None
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="slpdesk-renewer",
+                                        daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout=30)
+
+    def working(self, busy: bool) -> None:
+        """A step starts (True) or ends (False)."""
+        self._busy_since = self.clock() if busy else None
+
+    def _run(self) -> None:
+        try:
+            while not self._stop.wait(self.every.total_seconds()):
+                since = self._busy_since
+                if since is None:
+                    continue
+                now = self.clock()
+                if now - since > MAX_HOLD:
+                    continue
+                try:
+                    renew(name=self.name, now=now, lease=self.lease)
+                except DatabaseError as exc:  # the loop reports outages; try next time
+                    log.warning("could not renew the claims of %s: %s", self.name, exc)
+                    connection.close()
+        finally:
+            connection.close()
+
+
+log = logging.getLogger("slpdesk.worker")

@@ -12,8 +12,10 @@ cron).
   (exit status 0).
 * The database going away (a restart, a fail-over) is survived: the error is
   reported, connections are closed, and the round is tried again after 1, 2,
-  4… up to 30 seconds. With ``once`` the worker gives up (status 1) after
-  about 30 seconds (five waits: 1 + 2 + 4 + 8 + 16).
+  4… up to 30 seconds. With ``once`` the worker gives up (status 75, try again
+  later) after about 30 seconds (five waits: 1 + 2 + 4 + 8 + 16).
+* While a step runs, a thread renews the worker's claims (:class:`.claims.Renewer`),
+  so leases are short and a worker that dies loses its rows within a minute.
 * Each worker keeps a heartbeat row (:class:`WorkerHeartbeat`, every 15 s)
   that the console's mail page shows; a calendar change hands its recompute
   to the workers while one is alive (:func:`slpdesk.desk.services.calendar_changed`).
@@ -35,6 +37,7 @@ from django.utils import timezone
 from slpdesk.desk.models import WorkerHeartbeat
 
 from . import steps as steps_mod
+from .claims import Renewer
 from .steps import Context
 
 DB_ERRORS = (OperationalError, InterfaceError)
@@ -43,6 +46,7 @@ HEARTBEAT_EVERY = timedelta(seconds=15)
 HEARTBEAT_FORGET = timedelta(days=7)
 MAX_DB_WAIT = 30.0
 ONCE_DB_TRIES = 6  # the sixth failure in a row gives up (after 1+2+4+8+16 s)
+EX_TEMPFAIL = 75  # --once gave up on the database: try again later
 
 Step = Callable[[datetime, Context], bool]
 
@@ -85,6 +89,7 @@ class Worker:
         self.stopping = threading.Event()
         self.started_at: datetime | None = None
         self._last_beat: datetime | None = None
+        self.renewer: Renewer | None = None
 
     # ------------------------------------------------------------- control
     def stop(self, *_args) -> None:
@@ -107,7 +112,19 @@ class Worker:
     def run(self, *, once: bool = False) -> int:
         """Loop until stopped (or, with ``once``, until there is nothing to do)."""
         mail = settings.SLPDESK_EMAIL or f"kept in {settings.SLPDESK_MAIL_DIR}"
-        self.ctx.say(f"{self.ctx.name} started (poll {self.poll:g} s; mail: {mail})")
+        self.ctx.say(f"{self.ctx.name} started (poll {self.poll:g} s; lease "
+                     f"{self.ctx.lease.total_seconds():g} s; mail: {mail})")
+        if not _in_transaction():  # (inside a test's transaction nobody else may write)
+            self.renewer = Renewer(name=self.ctx.name, lease=self.ctx.lease,
+                                   every=self.ctx.renew_every, clock=self.clock)
+            self.renewer.start()
+        try:
+            return self._loop(once)
+        finally:
+            if self.renewer is not None:
+                self.renewer.stop()
+
+    def _loop(self, once: bool) -> int:
         failures = 0
         rested = True
         while not self.stopping.is_set():
@@ -125,7 +142,7 @@ class Worker:
                 failures += 1
                 if once and failures >= ONCE_DB_TRIES:
                     self.ctx.warn(f"database unavailable, giving up: {exc}")
-                    return 1
+                    return EX_TEMPFAIL
                 wait = min(2.0 ** (failures - 1), MAX_DB_WAIT)
                 self.ctx.warn(f"database unavailable ({type(exc).__name__}: "
                               f"{str(exc).strip()}); trying again in {wait:g} s")
@@ -148,12 +165,17 @@ class Worker:
         for name, step in self.steps:
             if self.stopping.is_set():
                 break
+            if self.renewer is not None:
+                self.renewer.working(True)
             try:
                 did = bool(step(self.clock(), self.ctx)) or did
             except DB_ERRORS:
                 raise
             except Exception as exc:  # the steps push failing rows ahead; this is a net
                 self.ctx.warn(f"step {name} raised {type(exc).__name__}: {exc}", trace=True)
+            finally:
+                if self.renewer is not None:
+                    self.renewer.working(False)
         return did
 
     # ------------------------------------------------------------- helpers

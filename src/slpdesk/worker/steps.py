@@ -16,14 +16,12 @@ caught here: the loop (:mod:`.loop`) reconnects and goes on.
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
-import sys
-import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import TextIO
 
 from django.conf import settings
 from django.db import IntegrityError, InterfaceError, OperationalError, transaction
@@ -37,9 +35,14 @@ from slpdesk.sla import SlaState
 from . import claims
 from .schedule import CLOCKS, NOTICE_KINDS
 
-#: How long a claimed row is ours. Far longer than one step: an SMTP conversation
-#: times out after 30 s (``timeout=`` in SLPDESK_EMAIL_URL, 120 s at most).
-LEASE = timedelta(minutes=5)
+log = logging.getLogger("slpdesk.worker")
+
+#: How long a claimed row is ours. While a step works on a mail (an SMTP conversation
+#: times out after 30 s, ``timeout=`` in SLPDESK_EMAIL_URL, 120 s at most) the
+#: worker renews its claims every :data:`RENEW_EVERY` (:class:`.claims.Renewer`), so
+#: the lease can be short: a worker that dies loses its row within a minute.
+LEASE = timedelta(seconds=60)
+RENEW_EVERY = timedelta(seconds=15)
 #: A case whose SLA step raised is looked at again this much later.
 SLA_RETRY = timedelta(minutes=10)
 #: Cases recomputed by one step after a calendar change.
@@ -53,25 +56,22 @@ def default_name() -> str:
 
 @dataclass
 class Context:
-    """Who is working (the name claims carry), for how long a claim holds, where
-    to report, and marks to write again once the database is back."""
+    """Who is working (the name claims carry), for how long a claim holds (renewed
+    every ``renew_every`` while a step runs), and marks to write again once the
+    database is back. Reports go to the ``slpdesk.worker`` logger."""
 
     name: str = field(default_factory=default_name)
     lease: timedelta = LEASE
-    out: TextIO | None = None
-    err: TextIO | None = None
+    renew_every: timedelta = RENEW_EVERY
     #: Writes that failed because the database went away after the work was done
     #: (a mail sent, not yet marked sent): the loop retries them first.
     unfinished: list[Callable[[], object]] = field(default_factory=list)
 
-    def say(self, text: str) -> None:
-        print(f"slpdesk worker: {text}", file=self.out or sys.stdout, flush=True)
+    def say(self, text: str, **fields) -> None:
+        log.info("%s", text, extra={"worker": self.name, **fields})
 
-    def warn(self, text: str, *, trace: bool = False) -> None:
-        stream = self.err or sys.stderr
-        print(f"slpdesk worker: {text}", file=stream, flush=True)
-        if trace:
-            traceback.print_exc(file=stream)
+    def warn(self, text: str, *, trace: bool = False, **fields) -> None:
+        log.warning("%s", text, exc_info=trace, extra={"worker": self.name, **fields})
 
 
 _DEFAULT = Context()
@@ -107,7 +107,7 @@ def _send(row: Outbox, now: datetime, ctx: Context, delivered: list) -> None:
     if reason:
         claims.finish(row, name=ctx.name, now=now, state=Claimable.State.DONE,
                       error=f"not sent: {reason}")
-        ctx.say(f"mail {row.message_id} not sent: {reason}")
+        ctx.say(f"mail {row.message_id} not sent: {reason}", **_mail_fields(row, "skipped"))
         return
     try:
         where = outbound.deliver(row)
@@ -117,12 +117,14 @@ def _send(row: Outbox, now: datetime, ctx: Context, delivered: list) -> None:
             error = str(exc) if exc.permanent else f"gave up after {attempts} attempts: {exc}"
             claims.finish(row, name=ctx.name, now=now, state=Claimable.State.FAILED,
                           error=error)
-            ctx.warn(f"mail to {row.to_address} failed ({row.message_id}): {error}")
+            ctx.warn(f"mail to {row.to_address} failed ({row.message_id}): {error}",
+                     **_mail_fields(row, "failed"))
         else:
             delay = outbound.backoff(attempts)
             claims.retry_later(row, name=ctx.name, now=now, delay=delay, error=str(exc))
             ctx.warn(f"mail to {row.to_address} not sent yet (attempt {attempts}): {exc}; "
-                     f"next try in {int(delay.total_seconds())} s")
+                     f"next try in {int(delay.total_seconds())} s",
+                     **_mail_fields(row, "retry"))
         return
     except Exception as exc:  # a bug or bad data: this row waits, the loop goes on
         if _is_database_error(exc):
@@ -134,15 +136,22 @@ def _send(row: Outbox, now: datetime, ctx: Context, delivered: list) -> None:
         else:
             claims.retry_later(row, name=ctx.name, now=now,
                                delay=outbound.backoff(row.attempts + 1), error=error)
-        ctx.warn(f"mail {row.message_id} raised {error}", trace=True)
+        ctx.warn(f"mail {row.message_id} raised {error}", trace=True,
+                 **_mail_fields(row, "retry"))
         return
     delivered.append(where)
     claims.finish(row, name=ctx.name, now=now, state=Claimable.State.DONE)
     if settings.SLPDESK_EMAIL is None:
-        ctx.say(f"mail to {row.to_address}: {row.subject} (not sent: SLPDESK_EMAIL_URL is "
-                f"unset; kept in {where})")
+        ctx.say(f"mail {row.kind} to {row.to_address} kept in {where} (not sent: "
+                f"SLPDESK_EMAIL_URL is unset)", **_mail_fields(row, "kept"))
     else:
-        ctx.say(f"mail to {row.to_address} sent: {row.subject}")
+        ctx.say(f"mail {row.kind} to {row.to_address} sent ({row.message_id})",
+                **_mail_fields(row, "sent"))
+
+
+def _mail_fields(row: Outbox, outcome: str) -> dict:
+    """A mail's outcome for JSON logs: never its subject or body."""
+    return {"mail": row.message_id, "mail_kind": row.kind, "outcome": outcome}
 
 
 def _is_database_error(exc: BaseException) -> bool:

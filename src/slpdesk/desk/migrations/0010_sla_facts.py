@@ -15,7 +15,7 @@ def hand_to_worker(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('desk', '0007_password_reset_mail'),
+        ('desk', '0009_case_search'),
     ]
 
     operations = [
