@@ -38,6 +38,7 @@ from slpdesk.sla import (
     ReplayError,
     replay,
 )
+from slpdesk.sla.clocks import is_met
 
 from .compute import CaseRow, Clock
 
@@ -146,7 +147,7 @@ def update_figures(events: Sequence[Event], policy: Policy, calendar: BusinessCa
             break
     if owed_now and started is not None:
         interval = policy.target_seconds(priority, "update_interval", calendar_name)
-        if end > calendar.add(started, interval).astimezone(UTC):
+        if not is_met(end, calendar.add(started, interval).astimezone(UTC)):
             judged += 1
     return judged
 
