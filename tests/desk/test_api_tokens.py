@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from desk.api_world import build_world
 from slpdesk.api.models import ApiToken, IdempotencyKey, RateLimitWindow
-from slpdesk.api.ratelimit import Rate, parse_rate
+from slpdesk.config import Rate, parse_rate
 from slpdesk.desk.models import Case, Organisation
 
 

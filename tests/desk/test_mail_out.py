@@ -356,7 +356,7 @@ def test_a_temporary_refusal_waits_with_backoff_then_sends_once(cast, smtpd, set
 
 def test_a_mail_that_never_goes_through_is_given_up_after_two_days(cast, settings):
     from desk.test_mail_out_smtpd import free_port
-    from slpdesk.mail.transport import SmtpServer
+    from slpdesk.config import SmtpServer
 
     settings.SLPDESK_EMAIL = SmtpServer("smtp", "127.0.0.1", free_port(), timeout=2)
     receive(cast, now=MON_9)
