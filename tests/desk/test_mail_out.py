@@ -282,7 +282,8 @@ def test_every_notification_renders_in_both_languages(cast, team, template, lang
     context = {**outbound.base_context(team.sue, case, MON_9), **RICH, "message": message,
                "author": cast.sam, "escalation": escalation, "raised_by": cast.alice,
                "acknowledged_by": team.sue, "due": case.response_due,
-               "priority_name": case.policy().priority("P1").name, "expires": MON_9}
+               "priority_name": case.policy().priority("P1").name, "expires": MON_9,
+               "priority_summary": case.policy().priority("P1").summary}
     rendered = outbound.render(template, context, language=language, zone="America/New_York")
     assert rendered.subject.startswith(f"[{case.number}] ")
     assert "\n" not in rendered.subject
