@@ -24,7 +24,6 @@ import pytest
 from django.db import connection
 
 from desk.test_mail_out_smtpd import running_smtpd
-from slpdesk.desk.models import Outbox
 
 TIMEOUT = 120
 
@@ -121,6 +120,12 @@ def wait_for(condition, what: str, timeout: float = 60, logs=()) -> None:
         time.sleep(0.05)
 
 
+def all_sent(env, n: int) -> bool:
+    """The outbox (read as the workers see it) holds ``n`` rows, every one sent."""
+    rows = python(env, REPORT)["outbox"]
+    return len(rows) == n and all(state == "done" for _, state, *_ in rows)
+
+
 def test_racing_workers_send_every_mail_exactly_once(worker_env, smtpd, tmp_path):
     """Three workers are up before the work arrives; cases (and so mails and SLA
     breaches) are then written while they run, and all three go for every row."""
@@ -138,9 +143,9 @@ def test_racing_workers_send_every_mail_exactly_once(worker_env, smtpd, tmp_path
         # Done when every outbox row is sent (45, none pending or claimed); then the
         # workers stop (each finishes its step first), so nothing can be sent after
         # the count below: a duplicate would already be in it.
-        wait_for(lambda: Outbox.objects.filter(state="done").count() == 45
-                 and not Outbox.objects.exclude(state="done").exists(),
-                 "all 45 mails sent", logs=paths)
+        wait_for(lambda: len(smtpd.messages) >= 45, "45 mails", logs=paths)
+        wait_for(lambda: all_sent(worker_env, 45), "all 45 rows marked sent",
+                 timeout=TIMEOUT, logs=paths)
         for proc in procs:
             proc.send_signal(signal.SIGTERM)
         codes = [proc.wait(timeout=60) for proc in procs]
