@@ -25,9 +25,8 @@ import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
 from slpdesk import logs as _logs
-from slpdesk.api.ratelimit import parse_rate as _parse_rate
-from slpdesk.config import parse_authserv_ids
-from slpdesk.mail.transport import parse_email_url
+from slpdesk.config import parse_authserv_ids, parse_email_url
+from slpdesk.config import parse_rate as _parse_rate
 
 _TRUE = ("1", "true", "yes", "on")
 _FALSE = ("0", "false", "no", "off")

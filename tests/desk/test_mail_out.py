@@ -280,7 +280,8 @@ def test_every_notification_renders_in_both_languages(cast, team, template, lang
     context = {**outbound.base_context(team.sue, case, MON_9), **RICH, "message": message,
                "author": cast.sam, "escalation": escalation, "raised_by": cast.alice,
                "acknowledged_by": team.sue, "due": case.response_due,
-               "priority_name": case.policy().priority("P1").name, "expires": MON_9}
+               "priority_name": case.policy().priority("P1").name, "expires": MON_9,
+               "priority_summary": case.policy().priority("P1").summary}
     rendered = outbound.render(template, context, language=language, zone="America/New_York")
     assert rendered.subject.startswith(f"[{case.number}] ")
     assert "\n" not in rendered.subject
@@ -354,7 +355,7 @@ def test_a_temporary_refusal_waits_with_backoff_then_sends_once(cast, smtpd, set
 
 def test_a_mail_that_never_goes_through_is_given_up_after_two_days(cast, settings):
     from desk.test_mail_out_smtpd import free_port
-    from slpdesk.mail.transport import SmtpServer
+    from slpdesk.config import SmtpServer
 
     settings.SLPDESK_EMAIL = SmtpServer("smtp", "127.0.0.1", free_port(), timeout=2)
     receive(cast, now=MON_9)

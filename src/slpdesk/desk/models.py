@@ -100,6 +100,8 @@ class Organisation(models.Model):
     technical_contact = models.ForeignKey(
         settings.AUTH_USER_MODEL, models.SET_NULL, null=True, blank=True, related_name="+",
         verbose_name=_("designated technical contact"),
+        help_text=_("One of the organisation's people. Gets the status updates of every "
+                    "case of the organisation (K5), program updates and policy notices."),
     )
 
     class Meta:
@@ -109,6 +111,12 @@ class Organisation(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def clean(self) -> None:
+        contact = self.technical_contact
+        if contact is not None and (self.pk is None or contact.organisation_id != self.pk):
+            raise ValidationError({"technical_contact": _(
+                "The designated technical contact must be one of the organisation's people.")})
 
     def is_supported_through_partner(self) -> bool:
         """True for end users who must ask their partner, not us (E3)."""
@@ -657,6 +665,16 @@ class Case(models.Model):
     def effective_priority(self) -> str:
         """The assigned priority, or the customer's proposal until support assigns one (P1)."""
         return self.priority or self.proposed_priority
+
+    def update_recipients(self) -> list[User]:
+        """Who support's status updates reach (K5): the case's contact and the designated
+        technical contact of the case's organisation, each once; only people who can be
+        mailed (active, with an address). The mails and both case pages use this."""
+        people = [self.contact]
+        technical = self.organisation.technical_contact
+        if technical is not None and technical.pk != self.contact_id:
+            people.append(technical)
+        return [u for u in people if u.is_active and (u.email or "").strip()]
 
     def policy(self) -> Policy:
         return self.policy_version.load()

@@ -117,6 +117,39 @@ class SlaState:
         }
 
 
+# ------------------------------------------------------- the one definition (K6)
+# Every page, the API, the reports, the worker and the mails take a clock's
+# state and remaining time from these three functions, through ``replay`` or,
+# for a queue of stored due times, through :func:`live_clock`.
+
+def is_met(at: datetime, due: datetime) -> bool:
+    """A clock stopped at ``at`` with ``due`` in force met its target: at or
+    before the due instant (T3: a reply at the due time itself is on time)."""
+    return at <= due
+
+
+def is_at_risk(remaining: int, target: int, fraction: float) -> bool:
+    """A running clock with ``remaining`` business seconds of ``target`` left is at
+    risk: less than ``fraction`` of its target left (K6)."""
+    return remaining < fraction * target
+
+
+def live_clock(due: datetime, target: int, now: datetime, calendar: BusinessCalendar,
+               fraction: float) -> tuple[str, int]:
+    """The state and remaining business seconds at ``now`` of a running clock due at
+    ``due`` with ``target`` business seconds: ``breached`` once ``now`` is past the
+    due instant (remaining is then minus the business time over), else ``at_risk``
+    or ``running``. At the due instant itself the clock is not yet breached.
+
+    Remaining time is whole seconds, a part second counting as a whole one left
+    (``between`` floors the business time from ``due`` to ``now``): the same as
+    the target less the whole seconds a clock has used."""
+    remaining = -calendar.between(due, now)
+    if not is_met(now, due):
+        return "breached", remaining
+    return ("at_risk" if is_at_risk(remaining, target, fraction) else "running"), remaining
+
+
 def _iso(dt: datetime | None, tz) -> str | None:
     return None if dt is None else dt.astimezone(tz).isoformat()
 
@@ -161,10 +194,11 @@ class _Clock:
             self.verdict = "met"
         elif self.paused_since is not None:
             self.due_at_stop = None
-            self.verdict = "met" if self.paused_since <= self.due(target, cal) else "breached"
+            self.verdict = "met" if is_met(self.paused_since, self.due(target, cal)) \
+                else "breached"
         else:
             self.due_at_stop = self.due(target, cal)
-            self.verdict = "met" if at <= self.due_at_stop else "breached"
+            self.verdict = "met" if is_met(at, self.due_at_stop) else "breached"
 
     def exclude(self, at: datetime) -> None:
         """Take a clock that has no verdict yet out of the SLA at ``at`` (E2-E6)."""
@@ -198,16 +232,11 @@ class _Clock:
         if not_applicable:
             return ClockState("not_applicable", self.started, None, None, used, None, target,
                               missed)
-        remaining = target - used
         if self.paused_since is not None:
-            return ClockState("paused", self.started, None, None, used, remaining, target, missed)
+            return ClockState("paused", self.started, None, None, used, target - used, target,
+                              missed)
         due = self.due(target, cal)
-        if now > due:
-            state = "breached"
-        elif remaining < fraction * target:
-            state = "at_risk"
-        else:
-            state = "running"
+        state, remaining = live_clock(due, target, now, cal, fraction)
         return ClockState(state, self.started, due, None, used, remaining, target, missed)
 
 
@@ -235,7 +264,7 @@ def replay(events, policy: Policy, calendar: BusinessCalendar, now: datetime,
     def update_late(clock: _Clock, at: datetime) -> int:
         """1 if the status-update interval ``clock`` was owed and ``at`` is past its due."""
         owed = clock.started is not None and clock.stopped is None and clock.paused_since is None
-        return int(owed and at > clock.due(target("update_interval"), calendar))
+        return int(owed and not is_met(at, clock.due(target("update_interval"), calendar)))
 
     def public_message(at: datetime) -> None:
         """Support wrote to the customer: the first contact stops the response
@@ -421,7 +450,7 @@ def update_figures(events, policy: Policy, calendar: BusinessCalendar,
             break
     if owed_now and started is not None:
         interval = policy.target_seconds(priority, "update_interval", calendar_name)
-        if end > calendar.add(started, interval).astimezone(UTC):
+        if not is_met(end, calendar.add(started, interval).astimezone(UTC)):
             judged += 1
     return judged
 

@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from slpdesk.sla import BusinessCalendar, SlaState
-from slpdesk.sla.clocks import ClockState
+from slpdesk.sla.clocks import ClockState, is_at_risk
 
 CLOCKS = ("response", "resolution", "next_update")
 #: clock → (warning kind, breach kind), as SlaNotice.kind stores them.
@@ -61,10 +61,10 @@ class Moment:
 
 def at_risk_used(target: int, fraction: float) -> int:
     """The business seconds used at which a clock becomes at risk: the least whole
-    ``used`` with ``target - used < fraction * target``, exactly as ``replay``
-    decides it (same floating-point expression)."""
+    ``used`` that the engine's :func:`~slpdesk.sla.clocks.is_at_risk` calls at risk
+    (the very predicate ``replay`` and the badges judge with)."""
     used = max(math.floor(target - fraction * target) - 1, 0)
-    while not (target - used < fraction * target):
+    while not is_at_risk(target - used, target, fraction):
         used += 1
     return used
 

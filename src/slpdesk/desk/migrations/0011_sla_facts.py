@@ -15,7 +15,7 @@ def hand_to_worker(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('desk', '0009_case_search'),
+        ('desk', '0010_technical_contact_help'),
     ]
 
     operations = [
