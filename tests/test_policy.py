@@ -77,7 +77,7 @@ def test_it_names_the_priorities_in_both_languages():
     assert names == {
         "P1": ("Urgent", "Brådskande"),
         "P2": ("Critical", "Kritisk"),
-        "P3": ("Medium", "Medel"),
+        "P3": ("Medium", "Medium"),
         "P4": ("Low", "Låg"),
     }
     p2 = policy.priority("P2")

@@ -26,9 +26,8 @@ import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
 from slpdesk import logs as _logs
-from slpdesk.api.ratelimit import parse_rate as _parse_rate
-from slpdesk.config import data_dir, parse_authserv_ids
-from slpdesk.mail.transport import parse_email_url
+from slpdesk.config import data_dir, parse_authserv_ids, parse_email_url
+from slpdesk.config import parse_rate as _parse_rate
 
 _TRUE = ("1", "true", "yes", "on")
 _FALSE = ("0", "false", "no", "off")
@@ -201,7 +200,6 @@ SECURE_HSTS_PRELOAD = envbool("SLPDESK_HSTS_PRELOAD", False)
 # How many reverse proxies stand in front of the desk and append the client's address
 # to X-Forwarded-For (0: the connection's own address is the client's). The log-in
 # lock-out and the API's limits per address count by this address.
-SLPDESK_PROXY_COUNT = envint("SLPDESK_PROXY_COUNT", 0)
 
 # ------------------------------------------------------------------ processes
 # Seconds `slpdesk serve` lets requests in flight finish after SIGTERM/SIGINT.
@@ -257,7 +255,7 @@ MIDDLEWARE = [
     # First: X-Forwarded-* only from a trusted proxy, so every later one (and the request
     # log) sees the real scheme and client address.
     "slpdesk.web.proxy.TrustedProxyMiddleware",
-    # First: the request id, one log line per request, /health/ for any Host.
+    # Then the request id, one log line per request, /health/ for any Host.
     "slpdesk.web.middleware.RequestLogMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",

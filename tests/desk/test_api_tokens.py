@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from desk.api_world import build_world
 from slpdesk.api.models import ApiToken, IdempotencyKey, RateLimitWindow
-from slpdesk.api.ratelimit import Rate, parse_rate
+from slpdesk.config import Rate, parse_rate
 from slpdesk.desk.models import Case, Organisation
 
 
@@ -238,8 +238,12 @@ def test_bad_idempotency_keys_are_refused(client, w, key):
 
 
 # ----------------------------------------------------------------- rate limit
-def test_the_rate_limit_answers_429_with_retry_after(client, w, settings):
+def test_the_rate_limit_answers_429_with_retry_after(client, w, settings, monkeypatch):
     settings.SLPDESK_API_RATE = "3/m"
+    # Every request of this test falls in one window: 30 s into a minute (a run that
+    # crossed a wall-clock minute used to start a new count and get 201).
+    fixed = timezone.now().replace(second=30, microsecond=0) + timedelta(minutes=1)
+    monkeypatch.setattr("slpdesk.api.auth.timezone.now", lambda: fixed)
     raw = w.tokens["customer"]
     for _ in range(3):
         assert client.get("/api/v1/releases", **bearer(raw)).status_code == 200
@@ -247,9 +251,9 @@ def test_the_rate_limit_answers_429_with_retry_after(client, w, settings):
     assert response.status_code == 429
     assert response.json()["code"] == "rate_limited"
     assert "3" in response.json()["message"]
-    assert 1 <= int(response["Retry-After"]) <= 60
+    assert response["Retry-After"] == "30"  # the window ends at the next minute
     # Per token: another token (even of the same user) still has its own allowance.
-    _, second = ApiToken.issue(w.cast.alice, "second", now=timezone.now())
+    _, second = ApiToken.issue(w.cast.alice, "second", now=fixed)
     assert client.get("/api/v1/releases", **bearer(second)).status_code == 200
     assert client.get("/api/v1/releases", **bearer(w.tokens["agent"])).status_code == 200
     # Writes are counted and refused alike, and a refused write changes nothing.

@@ -244,6 +244,10 @@ class DeskMachine(RuleBasedStateMachine):
         if closures:
             self._do(services.remove_closure, closures[i % len(closures)], "Open after all",
                      actor=self.cast.sam)
+            # A calendar change always goes to the worker (issue 14); it runs before
+            # the audit.
+            while handle_one_recompute_batch(self.now, Context()):
+                pass
 
     @rule(hours=st.integers(1, 4))
     def publish_a_version(self, hours):

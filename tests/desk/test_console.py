@@ -26,6 +26,7 @@ from slpdesk.desk.models import (
     User,
 )
 from slpdesk.sla import Event, calendar_for, load_policy, replay
+from slpdesk.worker.steps import handle_one_recompute_batch
 
 Role = User.Role
 #: The console's clock in these tests: Wednesday 8 July 2026, 10:00 in New York.
@@ -577,9 +578,13 @@ def test_adding_and_removing_a_closure_recomputes_open_cases(client, cast, team,
     assert (closure.calendar, closure.date, closure.reason) == ("global", date(2026, 7, 7),
                                                                 "Move")
     case.refresh_from_db()
-    assert case.response_due == ny(2026, 7, 9, 15, 0)
+    assert (case.response_due, case.sla_computed_at) == (ny(2026, 7, 8, 15, 0), None)
     page = client.get(response["Location"]).content.decode()
     assert "Move" in _section(page, "global")
+    assert "The recompute is waiting for a worker: none is running." in page
+    assert handle_one_recompute_batch(clock.now) is True  # C4: the worker recomputes
+    case.refresh_from_db()
+    assert case.response_due == ny(2026, 7, 9, 15, 0)
     # Twice: the service refuses and nothing changes.
     response = client.post(url("calendars"), {"action": "add", "calendar": "global",
                                               "date": "2026-07-07", "reason": "Again"})
@@ -593,6 +598,7 @@ def test_adding_and_removing_a_closure_recomputes_open_cases(client, cast, team,
                                    "reason": "Not needed"})
     closure.refresh_from_db()
     assert (closure.removed_by, closure.removal_reason) == (cast.sam, "Not needed")
+    assert handle_one_recompute_batch(clock.now) is True
     case.refresh_from_db()
     assert case.response_due == ny(2026, 7, 8, 15, 0)
     page = client.get(url("calendars") + "?year=2026").content.decode()

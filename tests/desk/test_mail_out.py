@@ -22,7 +22,7 @@ from desk.conftest import ny
 from desk.test_mail_out_smtpd import running_smtpd
 from slpdesk.desk import services
 from slpdesk.desk.models import Case, Claimable, Outbox, User
-from slpdesk.mail import outbound
+from slpdesk.mail import notifications, outbound
 from slpdesk.mail.tokens import read_token, token_from_address
 from slpdesk.worker.steps import Context, handle_one_outbox
 
@@ -225,9 +225,7 @@ def test_a_change_that_rolls_back_leaves_no_mail(cast):
 
 def test_enqueue_writes_one_mail_per_key(cast):
     case = receive(cast)
-    again = outbound.enqueue("case_received", to=cast.alice, case=case, now=FRI_1630,
-                             key=str(case.events.get().pk), context={"entitled": True})
-    assert again is None
+    notifications.case_received(case, case.events.get(), now=FRI_1630)  # the same key again
     assert Outbox.objects.count() == 1
     with pytest.raises(ValueError):
         outbound.enqueue("no_such_kind", to=cast.alice, now=FRI_1630, key="1")
@@ -282,7 +280,8 @@ def test_every_notification_renders_in_both_languages(cast, team, template, lang
     context = {**outbound.base_context(team.sue, case, MON_9), **RICH, "message": message,
                "author": cast.sam, "escalation": escalation, "raised_by": cast.alice,
                "acknowledged_by": team.sue, "due": case.response_due,
-               "priority_name": case.policy().priority("P1").name, "expires": MON_9}
+               "priority_name": case.policy().priority("P1").name, "expires": MON_9,
+               "priority_summary": case.policy().priority("P1").summary}
     rendered = outbound.render(template, context, language=language, zone="America/New_York")
     assert rendered.subject.startswith(f"[{case.number}] ")
     assert "\n" not in rendered.subject
@@ -356,7 +355,7 @@ def test_a_temporary_refusal_waits_with_backoff_then_sends_once(cast, smtpd, set
 
 def test_a_mail_that_never_goes_through_is_given_up_after_two_days(cast, settings):
     from desk.test_mail_out_smtpd import free_port
-    from slpdesk.mail.transport import SmtpServer
+    from slpdesk.config import SmtpServer
 
     settings.SLPDESK_EMAIL = SmtpServer("smtp", "127.0.0.1", free_port(), timeout=2)
     receive(cast, now=MON_9)

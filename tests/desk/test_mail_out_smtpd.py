@@ -18,14 +18,8 @@ from email.message import EmailMessage
 import pytest
 from aiosmtpd.controller import Controller
 
-from slpdesk.mail.transport import (
-    SendError,
-    SmtpServer,
-    file_name,
-    parse_email_url,
-    send_smtp,
-    write_eml,
-)
+from slpdesk.config import SmtpServer, parse_email_url
+from slpdesk.mail.transport import SendError, file_name, send_smtp, write_eml
 
 
 def free_port() -> int:

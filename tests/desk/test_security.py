@@ -187,7 +187,6 @@ def test_downloads_keep_their_sandbox_and_are_not_stored(cast, client):
 PRODUCTION = {  # the README's production settings
     "SLPDESK_HTTPS": "1", "SLPDESK_HSTS_SECONDS": "31536000",
     "SLPDESK_HSTS_INCLUDE_SUBDOMAINS": "1", "SLPDESK_HSTS_PRELOAD": "1",
-    "SLPDESK_PROXY_COUNT": "1",
     "SLPDESK_ALLOWED_HOSTS": "support.example.com",
     "SLPDESK_CSRF_TRUSTED_ORIGINS": "https://support.example.com",
 }

@@ -404,7 +404,32 @@ def test_a_calendar_change_goes_to_the_worker_when_one_runs(cast):
         assert case.next_sla_event_at == ny(2026, 7, 8, 8, 30, 1)
 
 
-def test_without_a_live_worker_the_request_recomputes(cast):
+def test_a_late_recompute_fires_the_warning_that_came_meanwhile_once(cast):
+    """C4, K6: the batch recomputes, then acts on the cases whose moment has come."""
+    now = ny(2026, 7, 6, 16, 30)
+    case = services.receive_case(cast.hartford, contact=cast.alice, channel="portal",
+                                 proposed_priority="P1", title="Case", actor=cast.alice,
+                                 now=ny(2026, 7, 6, 16, 0))
+    other = services.receive_case(cast.hartford, contact=cast.alice, channel="portal",
+                                  proposed_priority="P1", title="Other", actor=cast.alice,
+                                  now=ny(2026, 7, 6, 16, 0))
+    services.add_closure("global", datetime(2026, 7, 7).date(), "Shutdown", actor=cast.sam,
+                         now=now)
+    # Due Wed 09:00 now (1 business hour after Mon 16:00, Tue closed); at risk from
+    # 08:45 (15 minutes left). The worker comes at 08:50.
+    late = ny(2026, 7, 8, 8, 50)
+    assert handle_one_recompute_batch(late, ctx()) is True
+    for c in (case, other):
+        c.refresh_from_db()
+        assert (c.response_due, c.response_state) == (ny(2026, 7, 8, 9, 0), "at_risk")
+        assert fired(c) == [("at_risk", "response")]
+        assert c.next_sla_event_at == ny(2026, 7, 8, 9, 0, 0, 1)
+    assert handle_one_recompute_batch(late, ctx()) is False
+    assert handle_one_sla_event(late, ctx()) is False
+    assert SlaNotice.objects.count() == 2
+
+
+def test_without_a_live_worker_the_request_still_hands_the_recompute_over(cast):
     now = ny(2026, 7, 6, 16, 30)
     case = services.receive_case(cast.hartford, contact=cast.alice, channel="portal",
                                  proposed_priority="P1", title="Case", actor=cast.alice,
@@ -414,8 +439,11 @@ def test_without_a_live_worker_the_request_recomputes(cast):
     closure = services.add_closure("global", datetime(2026, 7, 7).date(), "Move",
                                    actor=cast.sam, now=now)
     case.refresh_from_db()
-    assert (case.response_due, case.sla_computed_at) == (ny(2026, 7, 8, 9, 0), now)
+    assert (case.response_due, case.sla_computed_at) == (ny(2026, 7, 7, 9, 0), None)
     assert CalendarClosure.objects.get() == closure
+    assert handle_one_recompute_batch(now, ctx()) is True  # the worker, once it comes
+    case.refresh_from_db()
+    assert (case.response_due, case.sla_computed_at) == (ny(2026, 7, 8, 9, 0), now)
 
 
 # ------------------------------------------------------------------ the loop

@@ -120,6 +120,12 @@ def wait_for(condition, what: str, timeout: float = 60, logs=()) -> None:
         time.sleep(0.05)
 
 
+def all_sent(env, n: int) -> bool:
+    """The outbox (read as the workers see it) holds ``n`` rows, every one sent."""
+    rows = python(env, REPORT)["outbox"]
+    return len(rows) == n and all(state == "done" for _, state, *_ in rows)
+
+
 def test_racing_workers_send_every_mail_exactly_once(worker_env, smtpd, tmp_path):
     """Three workers are up before the work arrives; cases (and so mails and SLA
     breaches) are then written while they run, and all three go for every row."""
@@ -134,8 +140,12 @@ def test_racing_workers_send_every_mail_exactly_once(worker_env, smtpd, tmp_path
                  logs=paths)
         python(worker_env, SEED, "15", "c")  # the workers take the rows as they come
         # 15 'case received' + a breach for each case to its assignee and the supervisor.
+        # Done when every outbox row is sent (45, none pending or claimed); then the
+        # workers stop (each finishes its step first), so nothing can be sent after
+        # the count below: a duplicate would already be in it.
         wait_for(lambda: len(smtpd.messages) >= 45, "45 mails", logs=paths)
-        time.sleep(1)  # time for a duplicate to show up, if there were one
+        wait_for(lambda: all_sent(worker_env, 45), "all 45 rows marked sent",
+                 timeout=TIMEOUT, logs=paths)
         for proc in procs:
             proc.send_signal(signal.SIGTERM)
         codes = [proc.wait(timeout=60) for proc in procs]

@@ -27,7 +27,6 @@ from django.utils.translation import gettext as _
 from ninja import File, Form, Header, NinjaAPI, Path, Query, Status
 from ninja.files import UploadedFile
 
-from slpdesk import cli
 from slpdesk.desk import access, badges, search, services
 from slpdesk.desk.models import (
     Case,
@@ -38,6 +37,7 @@ from slpdesk.desk.models import (
     Release,
     User,
 )
+from slpdesk.sla import tools
 
 from . import errors
 from .auth import TokenAuth, TokenRateThrottle
@@ -772,9 +772,9 @@ def sla_due(request, payload: DueIn):
     and the information complete at receipt; times in `time_zone` with its offset."""
     policy = PolicyVersion.objects.in_force(_now()).load()
     try:
-        return cli.sla_due(policy, priority=payload.priority, received=payload.received,
-                           time_zone=payload.time_zone, calendar=payload.calendar)
-    except (cli.UsageError, ValueError) as exc:
+        return tools.sla_due(policy, priority=payload.priority, received=payload.received,
+                             time_zone=payload.time_zone, calendar=payload.calendar)
+    except (ValueError) as exc:
         raise _engine_error(exc) from None
 
 
@@ -786,7 +786,7 @@ def sla_replay(request, payload: ReplayIn):
     `type`, `priority`, `kind` and `resolution` are ignored."""
     policy = PolicyVersion.objects.in_force(_now()).load()
     try:
-        parsed = cli.parse_replay_document(payload.model_dump())
-        return cli.sla_replay(policy, parsed)
-    except (cli.UsageError, ValueError) as exc:
+        parsed = tools.parse_replay_document(payload.model_dump())
+        return tools.sla_replay(policy, parsed)
+    except (ValueError) as exc:
         raise _engine_error(exc) from None

@@ -18,11 +18,12 @@ from ninja.errors import Throttled
 from ninja.security import HttpBearer
 from ninja.throttling import BaseThrottle
 
+from slpdesk.config import parse_rate
 from slpdesk.web.security import client_ip
 
 from .errors import refuse_large_body
 from .models import ApiToken
-from .ratelimit import hit, parse_rate, used_up
+from .ratelimit import hit, used_up
 
 
 class TokenAuth(HttpBearer):

@@ -2,44 +2,18 @@
 in the database, so that every web process on every machine counts against the
 same limit (no cache server needed; the embedded SQLite default works as it is).
 
-:func:`parse_rate` is Django-free: the settings module calls it at start-up, so a
-bad value stops the process with a message naming the variable.
+The rate is parsed by :func:`slpdesk.config.parse_rate`, which the settings module
+calls at start-up, so a bad value stops the process with a message naming the
+variable.
 """
 
 from __future__ import annotations
 
 import math
-import re
 from datetime import datetime
-from functools import lru_cache
 from typing import NamedTuple
 
-_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
-_RATE_RE = re.compile(r"([1-9][0-9]{0,8})/([smhd])")
-
-
-class Rate(NamedTuple):
-    requests: int
-    seconds: int
-
-
-@lru_cache(maxsize=16)
-def parse_rate(text: str) -> Rate | None:
-    """``N/s``, ``N/m``, ``N/h`` or ``N/d`` (N from 1), or ``off`` for no limit.
-
-    Strict: no spaces inside, no other units, no zero; raises ValueError naming
-    what is wrong.
-    """
-    if not isinstance(text, str):
-        raise ValueError(f"{text!r} is not a rate")
-    value = text.strip()
-    if value == "off":
-        return None
-    match = _RATE_RE.fullmatch(value)
-    if match is None:
-        raise ValueError(f"{text!r} is not a rate (use N/s, N/m, N/h or N/d, e.g. 120/m, "
-                         "or off)")
-    return Rate(int(match[1]), _UNITS[match[2]])
+from slpdesk.config import Rate
 
 
 class Verdict(NamedTuple):

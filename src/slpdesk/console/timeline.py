@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta, tzinfo
 
 from slpdesk.sla import BusinessCalendar, SlaState
+from slpdesk.sla.clocks import is_met
 
 #: Support's public messages (K1, K5): the first stops the response clock.
 PUBLIC = ("responded", "status_update", "info_requested", "resolved")
@@ -181,7 +182,7 @@ def _walk(events: list, now: datetime, calendar: BusinessCalendar,
         due, verdict = None, ""
         if by_support and not upd_paused and update_target is not None and priority:
             due = _utc(calendar.add(upd_start, update_target(priority)))
-            verdict = "met" if at <= due else "breached"
+            verdict = "met" if is_met(at, due) else "breached"
         updates.append((upd_start, at, upd_paused, due, verdict, by_support))
         upd_start = None
 

@@ -20,6 +20,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
+from django.db import connection
 from django.db.models import Case as DbCase
 from django.db.models import Count, F, Q, Value, When
 from django.db.models.functions import Coalesce, NullIf
@@ -34,6 +35,7 @@ from django.views.decorators.http import require_POST
 
 from slpdesk.desk import access, badges, conversation, search, services
 from slpdesk.desk.models import (
+    OPEN_STATUSES,
     CalendarClosure,
     Case,
     Escalation,
@@ -50,16 +52,16 @@ from .timeline import KINDS, build_timeline
 
 PAGE_SIZE = 50
 QUEUE_VIEWS = ("focus", "mine", "unassigned", "all", "escalated")
-#: The queue's orders: next due (the default), priority, last change, received.
+#: The queue's orders: next due (the default), priority, last change, received. The
+#: default order is the one the partial indexes give (see ``Case.Meta.indexes``).
 QUEUE_SORTS = {
-    "due": (F("earliest_due").asc(nulls_last=True), "received_at", "pk"),
-    "priority": ("sort_priority", F("earliest_due").asc(nulls_last=True), "received_at", "pk"),
+    "due": ("queue_due", "received_at", "pk"),
+    "priority": ("sort_priority", "queue_due", "received_at", "pk"),
     "updated": ("-updated_at", "-pk"),
     "received": ("-received_at", "-pk"),
 }
 #: Clock states that put a case first in "Needs me".
 URGENT_STATES = ("at_risk", "breached")
-OPEN_STATUSES = (Case.Status.NEW, Case.Status.OPEN, Case.Status.WAITING)
 #: The queue's status filter: "open" is every status support still works on; the
 #: status "open" alone (triaged) is "triaged", so the two cannot be confused.
 STATUS_FILTERS = {
@@ -131,6 +133,57 @@ def _tab_counts(user) -> dict[str, int]:
         escalated=Count("pk", filter=Q(escalation_level__gt=0)))
 
 
+def _column(name: str) -> str:
+    return f"{connection.ops.quote_name(Case._meta.db_table)}.{connection.ops.quote_name(name)}"
+
+
+def queue_ids(user, view: str, status: str, priority: str = "", organisation: int | None = None,
+              region: str = "", *, sort: str = "", q: str = "", now=None):
+    """The ids of the queue's cases in its order (by default due soonest first, then
+    received), from the cases table alone; each view and status filter has an index
+    that gives the default order (see ``Case.Meta.indexes``). ``q`` narrows to the
+    cases the words find (ranked best first unless ``sort`` is given); "focus" puts
+    the cases breached or at risk first."""
+    cases = Case.objects.all()
+    # The conditions of the partial indexes are written as literals: SQLite uses a
+    # partial index only when the query states its condition with the same constants
+    # (a bound parameter is not one).
+    literal = []
+    if view == "focus":  # mine and unassigned; those breached or at risk first
+        cases = cases.filter(Q(assignee=user) | Q(assignee__isnull=True)).annotate(
+            needs_me=DbCase(When(_urgent(now or timezone.now()), then=Value(0)),
+                            default=Value(1)))
+    elif view == "mine":
+        cases = cases.filter(assignee=user)
+    elif view == "unassigned":
+        cases = cases.filter(assignee__isnull=True)
+    elif view == "escalated":
+        literal.append(f"{_column('escalation_level')} > 0")
+    if status == "open":
+        literal.append(f"{_column('status')} IN ({', '.join(repr(s) for s in OPEN_STATUSES)})")
+    elif STATUS_FILTERS[status] is not None:
+        cases = cases.filter(status__in=STATUS_FILTERS[status])
+    if literal:
+        cases = cases.extra(where=literal)  # constants of ours, never input
+    if priority:
+        cases = cases.filter(Q(priority=priority) | Q(priority="", proposed_priority=priority))
+    if organisation is not None:
+        cases = cases.filter(organisation_id=organisation)
+    if region:
+        cases = cases.filter(calendar=region)
+    if q:
+        cases = search.search(cases, q, staff=True)
+        if not sort:
+            return search.ranked(cases).values_list("pk", flat=True)
+    if sort == "priority":  # the assigned priority, else the proposed one (P1 first)
+        cases = cases.annotate(sort_priority=Coalesce(NullIf("priority", Value("")),
+                                                      "proposed_priority"))
+    order = QUEUE_SORTS[sort or "due"]
+    if view == "focus":
+        order = ("needs_me", *order)
+    return cases.order_by(*order).values_list("pk", flat=True)
+
+
 @staff_required
 def queue(request):
     """Cases due soonest first, 50 a page, in a fixed number of queries."""
@@ -144,60 +197,36 @@ def queue(request):
         view = default
     policy = PolicyVersion.objects.in_force(now).load()
 
-    cases = Case.objects.select_related("organisation", "assignee", "policy_version").defer(
-        "description", "system_details", "resolution_summary")
-    if view == "focus":  # mine and unassigned; those breached or at risk first
-        cases = cases.filter(Q(assignee=user) | Q(assignee__isnull=True)).annotate(
-            needs_me=DbCase(When(_urgent(now), then=Value(0)), default=Value(1)))
-    elif view == "mine":
-        cases = cases.filter(assignee=user)
-    elif view == "unassigned":
-        cases = cases.filter(assignee__isnull=True)
-    elif view == "escalated":
-        cases = cases.filter(escalation_level__gt=0)
-
     status = params.get("status") or "open"
     if status not in STATUS_FILTERS:
         status = "open"
-    if STATUS_FILTERS[status] is not None:
-        cases = cases.filter(status__in=STATUS_FILTERS[status])
-
     priority = params.get("priority") or ""
-    if priority in policy.priorities:
-        cases = cases.filter(Q(priority=priority) | Q(priority="", proposed_priority=priority))
-    else:
+    if priority not in policy.priorities:
         priority = ""
-
     organisation = params.get("organisation") or ""
-    if _id(organisation) is not None:
-        cases = cases.filter(organisation_id=_id(organisation))
-    else:
+    if _id(organisation) is None:
         organisation = ""
-
     region = params.get("region") or ""
-    if region:
-        cases = cases.filter(calendar=region)
 
     sort = params.get("sort") or ""
     if sort not in QUEUE_SORTS:
         sort = ""
-    if sort == "priority":  # the assigned priority, else the proposed one (P1 first)
-        cases = cases.annotate(sort_priority=Coalesce(NullIf("priority", Value("")),
-                                                      "proposed_priority"))
     if q:
         number = search.jump(Case.objects.all(), q)
         if number:
             return redirect("console:case", number)
-        cases = search.search(cases, q, staff=True)
-    if q and not sort:
-        cases = search.ranked(cases)
-    else:
-        order = QUEUE_SORTS[sort or "due"]
-        cases = cases.order_by(*(("needs_me", *order) if view == "focus" else order))
-    page = Paginator(cases, PAGE_SIZE).get_page(params.get("page"))
+    ids = queue_ids(user, view, status, priority, _id(organisation), region,
+                    sort=sort, q=q, now=now)
+    page = Paginator(ids, PAGE_SIZE).get_page(params.get("page"))
+    # The page's rows with their organisation, assignee and policy, by id: the
+    # ordered query above reads the cases table alone, so no plan can start from
+    # a joined table.
+    by_id = Case.objects.select_related("organisation", "assignee", "policy_version").defer(
+        "description", "system_details", "resolution_summary").in_bulk(list(page.object_list))
+    page.object_list = [by_id[pk] for pk in page.object_list if pk in by_id]
 
     closed = badges.closures_by_calendar()  # once per page
-    cases = list(page.object_list)
+    cases = page.object_list
     found = search.snippets([c.pk for c in cases], q, staff=True) if q else {}
     rows = []
     for case in cases:
@@ -709,6 +738,13 @@ def _calendars_page(request, now, add_form=None, status=200):
     }, status=status)
 
 
+def _say_if_no_worker(request, now) -> None:
+    """A calendar change's recompute is the worker's (C4): say so when none is alive."""
+    if not services.worker_running(now):
+        messages.warning(request, _("The recompute is waiting for a worker: none is running. "
+                                    "Start one with “slpdesk worker”."))
+
+
 @staff_required
 def calendars(request):
     """Each calendar of the policy in force: hours, zone rule, the public holidays
@@ -730,8 +766,9 @@ def calendars(request):
             messages.error(request, str(err))
         else:
             messages.success(request, _("%(calendar)s is open again on %(day)s; its open cases "
-                                        "are recomputed.") % {
+                                        "are recomputed by the worker.") % {
                 "calendar": closure.calendar, "day": closure.date.isoformat()})
+            _say_if_no_worker(request, now)
         return redirect(f"{reverse('console:calendars')}?year={closure.date.year}")
     form = forms.ClosureForm(request.POST, calendars=list(policy.calendars))
     if form.is_valid():
@@ -743,8 +780,9 @@ def calendars(request):
             messages.error(request, str(err))
         else:
             messages.success(request, _("%(calendar)s is closed on %(day)s; its open cases are "
-                                        "recomputed.") % {"calendar": d["calendar"],
-                                                          "day": d["date"].isoformat()})
+                                        "recomputed by the worker.") % {
+                "calendar": d["calendar"], "day": d["date"].isoformat()})
+            _say_if_no_worker(request, now)
             return redirect(f"{reverse('console:calendars')}?year={d['date'].year}")
     else:
         messages.error(request, _errors(form))

@@ -5,12 +5,14 @@ record in effect (:func:`services.sla_state`) at the moment its columns were
 written (``sla_computed_at``), and every column :func:`services.refresh_sla`
 writes (:data:`services.SLA_COLUMNS`) is compared with what that replay gives
 (:func:`services.sla_columns`): the due times, the stopped times and the next
-SLA event, which do not depend on the moment of the replay, and the states as
-of that moment (a clock that has since become at risk or breached is no
-difference). A case whose columns are not current differs: one whose recompute
-is waiting for the worker (``sla_computed_at`` empty) or whose history has an
-SLA event after ``sla_computed_at``; it is replayed at the audit's ``now`` and
-its due and stopped times are compared too.
+SLA event, which do not depend on the moment of the replay, the facts the
+reports add up (outcomes, open due times, business seconds, updates owed and
+missed, the queue's order), and the states as of that moment (a clock that has
+since become at risk or breached is no difference). A case whose columns are
+not current differs: one whose recompute is waiting for the worker
+(``sla_computed_at`` empty) or whose history has an SLA event after
+``sla_computed_at``; it is replayed at the audit's ``now`` and its due and
+stopped times are compared too.
 
 The database is read in batches of :data:`BATCH` cases (keyset by id, the
 case rows without their texts, the batch's SLA events and SLA notices in one
@@ -101,7 +103,7 @@ def differences(case: Case, events: list, fired: set, closed: list, now: datetim
     at = max(now, case.updated_at, events[-1].at if events else now) if stale else computed
     try:
         state = services.sla_state(case, at, closed, events)
-        replayed = services.sla_columns(case, state, closed, fired)
+        replayed = services.sla_columns(case, state, closed, fired, events=events, now=at)
     except (ReplayError, PolicyError, CalendarError) as exc:
         return [Difference("replay", "columns", f"refused: {exc}".replace("\n", " "))]
     found = [Difference("sla_computed_at", computed, at)] if stale else []

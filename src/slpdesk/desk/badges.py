@@ -1,9 +1,11 @@
 """What a case's SLA looks like at a glance: one badge per case, one per clock.
 
 Built from the columns :func:`slpdesk.desk.services.refresh_sla` stores, so
-a queue of any length needs no event replay: only the business time left
-until each due time is measured, with the case's compiled calendar (a binary
-search). Read the closures of every calendar once per page with
+a queue of any length needs no event replay: the state and business time left
+of each running clock come from the engine's own
+:func:`slpdesk.sla.clocks.live_clock` (the function ``replay`` judges with),
+so a badge and a replay agree at every instant, the due instant included.
+Read the closures of every calendar once per page with
 :func:`closures_by_calendar` and pass them in.
 """
 
@@ -12,6 +14,8 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime
+
+from slpdesk.sla.clocks import live_clock
 
 from .models import CalendarClosure, Case
 
@@ -72,12 +76,7 @@ def clock_badges(case: Case, now: datetime, closed: dict[str, list[date]] | None
         if calendar is None:
             calendar = case.business_calendar(closed.get(case.calendar, []))
         target = policy.target_seconds(case.effective_priority(), target_name, case.calendar)
-        if now >= due:
-            remaining = -calendar.between(due, now)
-            state = "breached"
-        else:
-            remaining = calendar.between(now, due)
-            state = "at_risk" if remaining < policy.at_risk_fraction * target else "running"
+        state, remaining = live_clock(due, target, now, calendar, policy.at_risk_fraction)
         badges.append(Badge(clock, state, due, remaining, target))
     return badges
 

@@ -17,6 +17,7 @@ from django.contrib.auth.models import UserManager as DjangoUserManager
 from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
 from django.db import models
+from django.db.models import Q
 from django.template.defaultfilters import filesizeformat
 from django.utils.translation import gettext_lazy as _
 
@@ -100,6 +101,8 @@ class Organisation(models.Model):
     technical_contact = models.ForeignKey(
         settings.AUTH_USER_MODEL, models.SET_NULL, null=True, blank=True, related_name="+",
         verbose_name=_("designated technical contact"),
+        help_text=_("One of the organisation's people. Gets the status updates of every "
+                    "case of the organisation (K5), program updates and policy notices."),
     )
 
     class Meta:
@@ -109,6 +112,12 @@ class Organisation(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def clean(self) -> None:
+        contact = self.technical_contact
+        if contact is not None and (self.pk is None or contact.organisation_id != self.pk):
+            raise ValidationError({"technical_contact": _(
+                "The designated technical contact must be one of the organisation's people.")})
 
     def is_supported_through_partner(self) -> bool:
         """True for end users who must ask their partner, not us (E3)."""
@@ -472,6 +481,13 @@ class CaseQuerySet(models.QuerySet):
         return self.filter(**{f"{column}__lt": at}).order_by(column)
 
 
+#: The sort key of a case no clock makes due (after every due time).
+QUEUE_LAST = datetime(9999, 12, 31, tzinfo=UTC)
+#: The statuses of a case not yet resolved, as the queue and its indexes filter them.
+OPEN_STATUSES = ("new", "open", "waiting")
+QUEUE_OPEN = Q(status__in=OPEN_STATUSES)
+
+
 class Case(models.Model):
     """A support case. Its state changes only through :mod:`slpdesk.desk.services`."""
 
@@ -571,6 +587,40 @@ class Case(models.Model):
     # a breach, an update reminder); written with the due times, indexed for the worker.
     next_sla_event_at = models.DateTimeField(_("next SLA event"), null=True, blank=True,
                                              db_index=True)
+    # SLA facts for the reports (K7), written with the due columns by
+    # services.store_sla: the outcome of each clock as of the case's last SLA event
+    # (met, breached, not_applicable, open; empty: not computed yet), the due time at
+    # which a clock without a verdict turns breached (null when it cannot), the
+    # business seconds of a clock that stopped with a verdict (null otherwise) and
+    # its target; status-update intervals owed and missed so far, and the due time
+    # of the interval owed now (one more owed and missed once it passes).
+    sla_priority = models.CharField(_("SLA priority"), max_length=16, blank=True)
+    response_outcome = models.CharField(_("response outcome"), max_length=16, blank=True)
+    response_open_due = models.DateTimeField(_("response breaches after"), null=True,
+                                             blank=True)
+    response_started = models.DateTimeField(_("response clock started"), null=True,
+                                            blank=True)
+    response_seconds = models.IntegerField(_("business seconds to response"), null=True,
+                                           blank=True)
+    response_target = models.IntegerField(_("response target (seconds)"), null=True,
+                                          blank=True)
+    resolution_outcome = models.CharField(_("resolution outcome"), max_length=16,
+                                          blank=True)
+    resolution_open_due = models.DateTimeField(_("resolution breaches after"), null=True,
+                                               blank=True)
+    resolution_started = models.DateTimeField(_("resolution clock started"), null=True,
+                                              blank=True)
+    resolution_seconds = models.IntegerField(_("business seconds to resolution"), null=True,
+                                             blank=True)
+    resolution_target = models.IntegerField(_("resolution target (seconds)"), null=True,
+                                            blank=True)
+    updates_owed = models.PositiveIntegerField(_("status updates owed"), default=0)
+    updates_missed = models.PositiveIntegerField(_("status updates missed"), default=0)
+    update_open_due = models.DateTimeField(_("status update overdue after"), null=True,
+                                           blank=True)
+    # The queue's order: earliest_due, or QUEUE_LAST when no clock runs (nulls last
+    # as a plain value, so an index gives the order). Written by services.store_sla.
+    queue_due = models.DateTimeField(_("queue order"), default=QUEUE_LAST)
     # The highest escalation level reached (X2), 0 when never escalated.
     escalation_level = models.PositiveSmallIntegerField(_("escalation level"), default=0)
     # False for a case opened by an e-mail the desk's own mail server did not verify
@@ -598,6 +648,20 @@ class Case(models.Model):
             models.Index(fields=["assignee", "earliest_due"], name="case_assignee_due"),
             models.Index(fields=["escalation_level", "earliest_due"],
                          name="case_escalation_due"),
+            # The console's queue (console.views.queue_ids), due soonest first: one
+            # index per view of the cases not yet resolved, shaped to give the order
+            # so no plan reads and sorts every case; then per status, and any status.
+            models.Index(fields=["queue_due", "received_at", "id"], condition=QUEUE_OPEN,
+                         name="case_queue_open"),
+            # (mine, and unassigned: assignee IS NULL)
+            models.Index(fields=["assignee", "queue_due", "received_at", "id"],
+                         condition=QUEUE_OPEN, name="case_queue_mine"),
+            models.Index(fields=["queue_due", "received_at", "id"],
+                         condition=QUEUE_OPEN & Q(escalation_level__gt=0),
+                         name="case_queue_escalated"),
+            models.Index(fields=["status", "queue_due", "received_at", "id"],
+                         name="case_queue_status"),
+            models.Index(fields=["queue_due", "received_at", "id"], name="case_queue_any"),
         ]
 
     def __str__(self) -> str:
@@ -613,6 +677,16 @@ class Case(models.Model):
     def effective_priority(self) -> str:
         """The assigned priority, or the customer's proposal until support assigns one (P1)."""
         return self.priority or self.proposed_priority
+
+    def update_recipients(self) -> list[User]:
+        """Who support's status updates reach (K5): the case's contact and the designated
+        technical contact of the case's organisation, each once; only people who can be
+        mailed (active, with an address). The mails and both case pages use this."""
+        people = [self.contact]
+        technical = self.organisation.technical_contact
+        if technical is not None and technical.pk != self.contact_id:
+            people.append(technical)
+        return [u for u in people if u.is_active and (u.email or "").strip()]
 
     def policy(self) -> Policy:
         return self.policy_version.load()

@@ -243,7 +243,9 @@ def _touches(update_fields, fields: frozenset) -> bool:
 
 
 def _case_saved(sender, instance, created, update_fields, raw=False, **kwargs):
-    if not raw and _touches(update_fields, CASE_FIELDS):
+    # A case is first saved without its number, which the next save (in the same
+    # transaction) gives it: the document is written once, with the number.
+    if not raw and instance.number and _touches(update_fields, CASE_FIELDS):
         reindex([instance.pk])
 
 

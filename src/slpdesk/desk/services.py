@@ -13,21 +13,22 @@ intake and worker call these; nothing else assigns a case's status.
 from __future__ import annotations
 
 import unicodedata
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
-from django.db import transaction
+from django.db import connections, transaction
 from django.db.models import Sum
 from django.template.defaultfilters import filesizeformat
 from django.utils.translation import gettext_lazy as _
 
 from slpdesk.mail import notifications as notify
-from slpdesk.sla import SITE_ZONE, Event, Policy, SlaState, get_zone, replay
+from slpdesk.sla import SITE_ZONE, Event, Policy, SlaState, get_zone, replay, update_figures
 from slpdesk.worker import schedule
 
 from . import access
 from .models import (
+    QUEUE_LAST,
     Attachment,
     CalendarClosure,
     Case,
@@ -118,13 +119,21 @@ def _contact_event(case: Case) -> str:
 
 
 # -------------------------------------------------------------------- SLA
-#: The SLA columns of a case, all written by :func:`refresh_sla` (with
-#: ``sla_computed_at``) and checked by :mod:`slpdesk.desk.audit`.
+#: The SLA columns of a case, all written by :func:`store_sla` (with
+#: ``sla_computed_at``) and checked by :mod:`slpdesk.desk.audit`: the due times and
+#: states the queues and the worker read, the queue's order, and the facts the
+#: reports aggregate (:mod:`slpdesk.reports.facts`).
 SLA_COLUMNS = (
     "response_due", "resolution_due", "next_update_due", "earliest_due",
     "response_state", "resolution_state", "next_update_state", "response_stopped",
-    "resolution_stopped", "next_update_stopped", "next_sla_event_at",
+    "resolution_stopped", "next_update_stopped", "next_sla_event_at", "queue_due",
+    "sla_priority", "response_outcome", "response_open_due", "response_started",
+    "response_seconds", "response_target", "resolution_outcome", "resolution_open_due",
+    "resolution_started", "resolution_seconds", "resolution_target", "updates_owed",
+    "updates_missed", "update_open_due",
 )
+_SLA_TYPES = sorted(CaseEvent.SLA_TYPES)
+_VERDICTS = ("met", "breached", "not_applicable")
 
 
 def sla_events(rows) -> list[Event]:
@@ -141,6 +150,35 @@ def sla_events(rows) -> list[Event]:
     return events
 
 
+def cases_sla_events(case_ids) -> dict[int, list[Event]]:
+    """:func:`sla_events` of many cases in one query, its rows read as plain tuples
+    (a recompute reads some 8 events a case)."""
+    rows: dict[int, list] = {pk: [] for pk in case_ids}
+    qs = (CaseEvent.objects.filter(case_id__in=list(rows), type__in=_SLA_TYPES)
+          .order_by("case_id", "at", "id")
+          .values_list("case_id", "at", "type", "priority", "kind", "resolution"))
+    for case_id, at, *rest in raw_rows(qs):
+        rows[case_id].append((utc(at), *rest))
+    return {pk: sla_events(r) for pk, r in rows.items()}
+
+
+def raw_rows(qs):
+    """The rows of ``qs`` (a ``values_list``) as the driver returns them, without
+    Django's per-value converters: datetimes are text on SQLite (see :func:`utc`)."""
+    sql, params = qs.query.sql_with_params()
+    with connections[qs.db].cursor() as cursor:
+        cursor.execute(sql, params)
+        while rows := cursor.fetchmany(5000):
+            yield from rows
+
+
+def utc(value) -> datetime:
+    """A datetime column's value as an aware UTC datetime (SQLite stores UTC text)."""
+    if isinstance(value, str):
+        return datetime.fromisoformat(value).replace(tzinfo=UTC)
+    return value if value.tzinfo is UTC else value.astimezone(UTC)
+
+
 def sla_state(case: Case, now: datetime, closed: list | None = None,
               events: list[Event] | None = None) -> SlaState:
     """The SLA state of ``case`` at ``now``: ``replay`` over its events (K7).
@@ -149,43 +187,137 @@ def sla_state(case: Case, now: datetime, closed: list | None = None,
     :func:`sla_events`, when the caller has read them already (a batch).
     """
     if events is None:
-        events = sla_events(case.events.order_by("at", "id").values_list(
-            "at", "type", "priority", "kind", "resolution"))
+        events = cases_sla_events([case.pk])[case.pk]
     return replay(events, case.policy(), case.business_calendar(closed), now,
                   calendar_name=case.calendar)
 
 
-def sla_columns(case: Case, state: SlaState, closed: list,
-                fired: set | None = None) -> dict[str, object]:
-    """The value of each of :data:`SLA_COLUMNS` for ``state`` (``fired``: the case's
-    SLA notices as ``(kind, clock, due)``, when the caller has read them)."""
+def _clock_facts(clock, last: datetime) -> tuple:
+    """(outcome, open due, started, measured seconds, target) of a response or
+    resolution clock, as of the case's last SLA event ``last``: a clock still
+    running has no verdict unless its due time had passed by then; it turns
+    breached once ``now`` passes the open due time (K6), as ``replay`` at a later
+    ``now`` would say."""
+    due = None
+    if clock.is_live:
+        outcome = "breached" if last > clock.due else "open"
+        due = clock.due if outcome == "open" else None
+    else:
+        outcome = clock.state if clock.state in _VERDICTS else "open"
+    measured = outcome in ("met", "breached") and clock.stopped is not None \
+        and clock.started is not None
+    return (outcome, due, clock.started, clock.business_seconds if measured else None,
+            clock.target_seconds)
+
+
+def sla_columns(case: Case, state: SlaState, closed: list, fired: set | None = None, *,
+                events: list[Event], now: datetime) -> dict[str, object]:
+    """The value of each of :data:`SLA_COLUMNS` for ``state`` (``replay`` of the case's
+    ``events`` at ``now``; ``fired``: the case's SLA notices as ``(kind, clock,
+    due)``, when the caller has read them). The facts are what replay says at the
+    case's last SLA event, and when that changes."""
+    now = now.astimezone(UTC)
+    earliest = state.earliest_due()
+    last = events[-1].at.astimezone(UTC)
+    response = _clock_facts(state.response, last)
+    resolution = _clock_facts(state.resolution, last)
+    update = state.next_update
+    late_now = int(update.is_live and now > update.due)
+    late_then = int(update.is_live and last > update.due)
+    policy = case.policy()
     return {
         "response_due": state.response.due,
         "resolution_due": state.resolution.due,
-        "next_update_due": state.next_update.due,
-        "earliest_due": state.earliest_due(),
+        "next_update_due": update.due,
+        "earliest_due": earliest,
         "response_state": state.response.state,
         "resolution_state": state.resolution.state,
-        "next_update_state": state.next_update.state,
+        "next_update_state": update.state,
         "response_stopped": state.response.stopped,
         "resolution_stopped": state.resolution.stopped,
-        "next_update_stopped": state.next_update.stopped,
+        "next_update_stopped": update.stopped,
         "next_sla_event_at": next_sla_event(case, state, closed, fired),
+        "queue_due": earliest or QUEUE_LAST,
+        "sla_priority": state.priority,
+        **dict(zip(("response_outcome", "response_open_due", "response_started",
+                    "response_seconds", "response_target"), response, strict=True)),
+        **dict(zip(("resolution_outcome", "resolution_open_due", "resolution_started",
+                    "resolution_seconds", "resolution_target"), resolution, strict=True)),
+        "updates_owed": update_figures(events, policy, case.business_calendar(closed),
+                                       case.calendar, last),
+        "updates_missed": (update.missed or 0) - late_now + late_then,
+        "update_open_due": update.due if update.is_live and not late_then else None,
     }
 
 
+def store_sla(cases, now: datetime, closed: dict[str, list] | None = None, *,
+              events: dict[int, list[Event]] | None = None, new: bool = False,
+              also: tuple[str, ...] = ()) -> list[SlaState]:
+    """Replay ``cases`` at ``now`` (or each case's last change, if later) and store
+    every SLA column (:data:`SLA_COLUMNS`, :func:`sla_columns`) with
+    ``sla_computed_at``: the one writer of these columns, for one case (a
+    service's change, :func:`refresh_sla`) or a batch (the worker's recompute, the
+    bench's loader): the events of all the cases in one query, their notices in
+    one, then one UPDATE per case. ``closed`` maps calendar names to closure dates
+    already read (filled in as needed); ``events``, the cases' SLA events when the
+    caller has just written them all (a new case); ``new``: no notice was ever
+    fired for them; ``also``: more columns the caller changed, saved with these
+    (one case). Returns the states, in the order of ``cases``."""
+    closed = {} if closed is None else closed
+    if events is None:
+        events = cases_sla_events([case.pk for case in cases])
+    done = []
+    for case in cases:
+        at = max(now, case.updated_at)
+        if case.calendar not in closed:
+            closed[case.calendar] = CalendarClosure.dates(case.calendar)
+        state = sla_state(case, at, closed[case.calendar], events[case.pk])
+        done.append((case, state, at))
+    fired: dict[int, set] = {}
+    if not new:
+        for case_id, kind, clock, due in SlaNotice.objects.filter(
+                case_id__in=[case.pk for case in cases]).values_list(
+                "case_id", "kind", "clock", "due"):
+            fired.setdefault(case_id, set()).add((kind, clock, due))
+    for case, state, at in done:
+        for column, value in sla_columns(case, state, closed[case.calendar],
+                                         fired.get(case.pk, set()), events=events[case.pk],
+                                         now=at).items():
+            setattr(case, column, value)
+        case.sla_computed_at = at
+    if len(cases) == 1:
+        cases[0].save(update_fields=[*SLA_COLUMNS, "sla_computed_at", *also])
+    elif cases:
+        _update_many(cases)
+    return [state for _case, state, _at in done]
+
+
+def _update_many(cases) -> None:
+    """Write the SLA columns of many cases: one UPDATE by id, executed for each
+    (``bulk_update``'s CASE expressions cost some 50 ms a case to build). Times go
+    in as the backend stores them (SQLite: UTC text, as Django writes it)."""
+    connection = connections[Case.objects.db]
+    qn = connection.ops.quote_name
+    fields = [Case._meta.get_field(name) for name in (*SLA_COLUMNS, "sla_computed_at")]
+    sql = (f"UPDATE {qn(Case._meta.db_table)} SET "
+           + ", ".join(f"{qn(f.column)} = %s" for f in fields) + f" WHERE {qn('id')} = %s")
+    text = connection.vendor == "sqlite"
+    times = {n for n, f in enumerate(fields) if f.get_internal_type() == "DateTimeField"}
+
+    def value(n: int, v):
+        if v is None or n not in times or not text:
+            return v
+        return str(v.astimezone(UTC).replace(tzinfo=None))
+
+    params = [[value(n, getattr(case, f.attname)) for n, f in enumerate(fields)] + [case.pk]
+              for case in cases]
+    with connection.cursor() as cursor:
+        cursor.executemany(sql, params)
+
+
 def refresh_sla(case: Case, now: datetime, closed: list | None = None) -> SlaState:
-    """Recompute the case's SLA and store the due times and states on it, and when
-    the worker next has something to do for it (``next_sla_event_at``): the one
-    function that writes the SLA columns (:data:`SLA_COLUMNS`)."""
-    if closed is None:
-        closed = CalendarClosure.dates(case.calendar)
-    state = sla_state(case, now, closed)
-    for column, value in sla_columns(case, state, closed).items():
-        setattr(case, column, value)
-    case.sla_computed_at = now
-    case.save(update_fields=[*SLA_COLUMNS, "sla_computed_at"])
-    return state
+    """Recompute one case's SLA columns (:func:`store_sla`)."""
+    return store_sla([case], now, None if closed is None else {case.calendar: closed})[0]
 
 
 def next_sla_event(case: Case, state: SlaState, closed: list,
@@ -193,27 +325,43 @@ def next_sla_event(case: Case, state: SlaState, closed: list,
     """The earliest SLA moment of ``case`` the worker has not acted on yet (a warning,
     a breach, an update reminder; :mod:`slpdesk.worker.schedule`), or None."""
     calendar = case.business_calendar(closed)
-    fraction = case.policy().at_risk_fraction
-    if not schedule.moments(state, calendar, fraction):
+    moments = schedule.moments(state, calendar, case.policy().at_risk_fraction)
+    if not moments:
         return None
     if fired is None:
         fired = set(SlaNotice.objects.filter(case=case).values_list("kind", "clock", "due"))
-    return schedule.next_event_at(state, calendar, fraction, fired)
+    return schedule.next_of(moments, fired)
+
+
+#: What a recompute reads of a case (the rest of the row is not needed).
+_RECOMPUTE_READS = ("id", "policy_version_id", "calendar", "time_zone", "updated_at",
+                    "next_sla_event_at", "number")
+#: Cases recomputed per transaction by :func:`recompute_cases`.
+RECOMPUTE_BATCH = 500
+
+
+def recompute_cases(ids, now: datetime, closed: dict[str, list] | None = None) -> list[Case]:
+    """Recompute the cases ``ids`` in one transaction (rows locked, events and
+    notices read for all at once, one UPDATE each: :func:`store_sla`). Returns them."""
+    with transaction.atomic():
+        cases = list(Case.objects.select_for_update().filter(pk__in=list(ids))
+                     .only(*_RECOMPUTE_READS).order_by("pk"))
+        versions = PolicyVersion.objects.in_bulk({c.policy_version_id for c in cases})
+        for case in cases:  # one query, not one per case (a locked read may not join)
+            case.policy_version = versions[case.policy_version_id]
+        store_sla(cases, now, closed)
+    return cases
 
 
 def recompute_calendar(calendar: str, now: datetime) -> int:
-    """Recompute every open case on ``calendar`` (after its closures changed, C4).
-
-    Each case is refreshed in its own short transaction. Returns how many.
-    """
+    """Recompute every open case on ``calendar`` at once (after its closures changed,
+    C4), :data:`RECOMPUTE_BATCH` cases per transaction. Returns how many."""
     _check_now(now)
-    ids = list(Case.objects.open().filter(calendar=calendar).values_list("id", flat=True))
-    closed = CalendarClosure.dates(calendar)  # read once for the whole batch
-    for pk in ids:
-        with transaction.atomic():
-            case = Case.objects.select_for_update().get(pk=pk)
-            # Another machine's clock may be a little behind the case's last change.
-            refresh_sla(case, max(now, case.updated_at), closed)
+    ids = list(Case.objects.open().filter(calendar=calendar).order_by("pk")
+               .values_list("id", flat=True))
+    closed = {calendar: CalendarClosure.dates(calendar)}  # read once for the whole run
+    for k in range(0, len(ids), RECOMPUTE_BATCH):
+        recompute_cases(ids[k:k + RECOMPUTE_BATCH], now, closed)
     return len(ids)
 
 
@@ -237,11 +385,10 @@ def request_recompute(calendar: str, now: datetime) -> int:
 
 
 def calendar_changed(calendar: str, now: datetime) -> int:
-    """Recompute ``calendar``'s open cases after its closures changed: by the worker
-    when one is running, else here and now. Returns how many cases."""
-    if worker_running(now):
-        return request_recompute(calendar, now)
-    return recompute_calendar(calendar, now)
+    """Hand the recompute of ``calendar``'s open cases to the worker after its
+    closures changed (C4): never in the request, whether or not a worker is
+    running now (the console says when none is). Returns how many cases."""
+    return request_recompute(calendar, now)
 
 
 def closure_zones(calendar: str, policy: Policy) -> set[str]:
@@ -378,19 +525,20 @@ def receive_case(site: Site, *, contact: User, channel: str, proposed_priority: 
             sender_verified=sender_verified,
             status=Status.NEW if entitlement == Entitlement.ENTITLED else Status.CLOSED,
         )
-        case.number = f"SLP-{case.pk:06d}"
-        case.save(update_fields=["number"])
+        case.number = f"SLP-{case.pk:06d}"  # saved with the SLA columns
         data = {"channel": channel}
         if not sender_verified:
             data["sender_verified"] = False
         received = _append(case, EventType.RECEIVED, actor=actor, now=now,
                            priority=proposed_priority, data=data)
+        sla = [Event(now, EventType.RECEIVED, proposed_priority)]
         for upload in files:
             _store_file(case, upload, actor=actor, now=now)
         if entitlement != Entitlement.ENTITLED:
             _append(case, EventType.EXCLUDED, actor=actor, now=now,
                     data={"entitlement": entitlement})
-        refresh_sla(case, now)
+            sla.append(Event(now, EventType.EXCLUDED))
+        store_sla([case], now, events={case.pk: sla}, new=True, also=("number",))
         notify.case_received(case, received, now=now)
     return case
 

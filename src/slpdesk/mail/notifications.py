@@ -10,9 +10,11 @@ change                   recipients
 =======================  ==============================================================
 case received            the case's contact: the targets that apply, or why the case
                          is not covered (E2-E5)
-reply / phone call       the contact (the first contact, then status updates, K1/K5)
-information request      the contact
-resolved                 the contact
+reply / phone call       the contact and the designated technical contact of the case's
+                         organisation, each once (the first contact, then status
+                         updates, K1/K5: ``Case.update_recipients``)
+information request      the same
+resolved                 the same
 escalation raised        the owners of the level (users with one of its roles, X2) and
                          a confirmation to the customer (the contact, and whoever
                          escalated if that is another of the customer's people)
@@ -69,6 +71,7 @@ def _targets(case: Case) -> dict:
     return {
         "priority": priority,
         "priority_name": policy.priority(priority).name,
+        "priority_summary": policy.priority(priority).summary,
         "response_seconds": seconds["response"],
         "resolution_seconds": seconds["resolution"],
         "update_seconds": seconds["update_interval"],
@@ -94,14 +97,14 @@ def public_message(case: Case, message: Message, event: CaseEvent, *, now: datet
     kind = Kind.REPLY if event.type == CaseEvent.Type.RESPONDED else Kind.STATUS_UPDATE
     context = {"message": message, "call": message.kind == Message.Kind.CALL,
                "author": message.author, "first": kind == Kind.REPLY}
-    for user in _customers(case):
+    for user in case.update_recipients():
         enqueue(kind, to=user, case=case, context=context, now=now, key=str(event.pk),
                 template="reply")
 
 
 def information_requested(case: Case, message: Message, event: CaseEvent, *,
                           now: datetime) -> None:
-    for user in _customers(case):
+    for user in case.update_recipients():
         enqueue(Kind.INFO_REQUEST, to=user, case=case,
                 context={"message": message, "author": message.author}, now=now,
                 key=str(event.pk))
@@ -110,7 +113,7 @@ def information_requested(case: Case, message: Message, event: CaseEvent, *,
 def resolved(case: Case, event: CaseEvent, *, now: datetime) -> None:
     context = {"summary": event.data.get("summary", ""),
                "resolution_label": Case.Resolution(case.resolution).label}
-    for user in _customers(case):
+    for user in case.update_recipients():
         enqueue(Kind.RESOLVED, to=user, case=case, context=context, now=now,
                 key=str(event.pk))
 

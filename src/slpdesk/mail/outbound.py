@@ -203,8 +203,6 @@ def enqueue(kind: str, *, to: User, case: Case | None = None, context: dict | No
     if not deliverable(to):
         return None
     mid = message_id(kind, case, key, to)
-    if Outbox.objects.filter(message_id=mid).exists():
-        return None
     language = language_of(to)
     zone = zone_of(to, case)
     rendered = render(template or kind, {**base_context(to, case, now), **(context or {})},
@@ -218,7 +216,7 @@ def enqueue(kind: str, *, to: User, case: Case | None = None, context: dict | No
                 to_address=to.email.strip(), reply_to=reply_to, language=language,
                 subject=rendered.subject, body_text=rendered.text, body_html=rendered.html,
                 urgent=urgent, next_attempt_at=now, created_at=now)
-    except IntegrityError:  # written meanwhile by another process: once is enough
+    except IntegrityError:  # written before (the Message-ID is unique): once is enough
         return None
 
 

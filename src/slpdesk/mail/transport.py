@@ -1,8 +1,8 @@
 """How a finished e-mail leaves the machine: SMTP, or a file in the data directory.
 
 Standard library only (``smtplib``, ``ssl``, ``email``) and no Django import,
-so that ``slpdesk.settings`` can parse ``SLPDESK_EMAIL_URL`` with
-:func:`parse_email_url` at start-up and fail loudly on a bad value.
+``SLPDESK_EMAIL_URL`` is parsed at start-up by
+:func:`slpdesk.config.parse_email_url` (a bad value stops the process).
 
 ``SLPDESK_EMAIL_URL``:
 
@@ -30,96 +30,10 @@ import os
 import smtplib
 import ssl
 import tempfile
-from dataclasses import dataclass, field
 from email.message import EmailMessage
 from pathlib import Path
-from urllib.parse import parse_qsl, unquote, urlsplit
 
-DEFAULT_PORTS = {"smtp": 25, "smtps": 465}
-DEFAULT_TIMEOUT = 30  # seconds for one SMTP conversation step; well inside the worker's lease
-_TRUE = ("1", "true", "yes", "on")
-_FALSE = ("0", "false", "no", "off")
-
-
-@dataclass(frozen=True)
-class SmtpServer:
-    """Where and how to hand mail to an SMTP server (parsed ``SLPDESK_EMAIL_URL``)."""
-
-    scheme: str  # smtp or smtps
-    host: str
-    port: int
-    username: str = ""
-    password: str = field(default="", repr=False)  # never in a log line or a traceback
-    starttls: bool = False
-    timeout: int = DEFAULT_TIMEOUT
-
-    def __str__(self) -> str:  # safe to print: no password
-        user = f"{self.username}@" if self.username else ""
-        tls = " (STARTTLS)" if self.starttls else ""
-        return f"{self.scheme}://{user}{self.host}:{self.port}{tls}"
-
-
-def parse_email_url(url: str) -> SmtpServer | None:
-    """``SLPDESK_EMAIL_URL`` as an :class:`SmtpServer`; None for an empty value (the
-    embedded default). Raises ValueError naming what is wrong."""
-    url = (url or "").strip()
-    if not url:
-        return None
-    hint = ("use smtp://user:password@host:587?starttls=1 or smtps://user:password@host:465, "
-            "or leave it unset to keep mails in the data directory")
-    if any(c in url for c in "\r\n\t "):
-        raise ValueError(f"must not contain white space ({hint})")
-    try:
-        parts = urlsplit(url)
-        port = parts.port
-    except ValueError as exc:
-        raise ValueError(f"{exc} ({hint})") from None
-    scheme = parts.scheme.lower()
-    if scheme not in DEFAULT_PORTS:
-        raise ValueError(f"unsupported scheme {parts.scheme!r} ({hint})")
-    host = parts.hostname or ""
-    if not host:
-        raise ValueError(f"give the server's host name ({hint})")
-    if parts.path not in ("", "/") or parts.fragment:
-        raise ValueError(f"unexpected path or fragment after the host ({hint})")
-    if port == 0:
-        raise ValueError("port 0 is not a port")
-    username = unquote(parts.username or "")
-    password = unquote(parts.password or "")
-    if bool(username) != bool(password):
-        raise ValueError("give both a user name and a password, or neither")
-    options: dict[str, str] = {}
-    try:
-        pairs = parse_qsl(parts.query, keep_blank_values=True, strict_parsing=bool(parts.query))
-    except ValueError:
-        raise ValueError(f"cannot read the options {parts.query!r} ({hint})") from None
-    for key, value in pairs:
-        if key in options:
-            raise ValueError(f"option {key!r} is given twice")
-        options[key] = value
-    unknown = set(options) - {"starttls", "timeout"}
-    if unknown:
-        raise ValueError(f"unknown option {sorted(unknown)[0]!r} (known: starttls, timeout)")
-    starttls = False
-    if "starttls" in options:
-        value = options["starttls"].lower()
-        if value not in _TRUE + _FALSE:
-            raise ValueError(f"starttls={options['starttls']!r} is not a boolean (use 1 or 0)")
-        starttls = value in _TRUE
-        if starttls and scheme == "smtps":
-            raise ValueError("starttls=1 makes no sense with smtps:// (TLS from the start)")
-    timeout = DEFAULT_TIMEOUT
-    if "timeout" in options:
-        try:
-            timeout = int(options["timeout"])
-        except ValueError:
-            raise ValueError(f"timeout={options['timeout']!r} is not a whole number of "
-                             "seconds") from None
-        if not 1 <= timeout <= 120:
-            raise ValueError("timeout must be between 1 and 120 seconds")
-    return SmtpServer(scheme=scheme, host=host, port=port or DEFAULT_PORTS[scheme],
-                      username=username, password=password, starttls=starttls,
-                      timeout=timeout)
+from slpdesk.config import SmtpServer
 
 
 class SendError(Exception):

@@ -1,10 +1,11 @@
 """``slpdesk report`` and ``slpdesk policy simulate``: the report's figures on the
 command line, as text or JSON.
 
-Both read every case received from ``--from`` to ``--to`` (dates, both
-included, in ``--tz``; default UTC) and replay it; ``policy simulate`` also
-replays it under a draft policy file. A progress bar (tqdm) goes to standard
-error when it is a terminal, or with ``--progress``. Called by
+Both take the cases received from ``--from`` to ``--to`` (dates, both
+included, in ``--tz``; default UTC): ``report`` sums their stored SLA facts
+(:mod:`.facts`), ``policy simulate`` replays them under their own version and a
+draft policy file, with a progress bar (tqdm) on standard error when it is a
+terminal, or with ``--progress``. Called by
 :mod:`slpdesk.cli` once Django is set up; bad input raises ``ValueError``
 subclasses that the CLI prints as one line (exit 2).
 """
@@ -20,8 +21,9 @@ from django.utils import timezone
 
 from slpdesk.sla import PolicyError, get_zone, load_policy
 
-from .compute import DIMENSIONS, Counts, Report, build_report
-from .data import Period, replay_period, staff_cases
+from .compute import DIMENSIONS, Counts, Report
+from .data import Period, staff_cases
+from .facts import report_from_facts
 from .simulate import simulate
 
 
@@ -72,9 +74,7 @@ def _show_progress(args) -> bool:
 def run_report(args) -> int:
     period = parse_period(args.first, args.last, args.tz)
     now = timezone.now()
-    with progress_bar(_show_progress(args)) as (total, update):
-        (rows,) = replay_period(staff_cases(), period, now, progress=update, total=total)
-    report = build_report(rows, period.tz, period.first, period.last, period.zone_name)
+    report = report_from_facts(staff_cases(), period, now)
     if args.format == "json":
         _json(report.as_dict())
     else:

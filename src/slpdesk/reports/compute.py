@@ -351,113 +351,144 @@ def percentile(values: Sequence[int], q: float) -> float | None:
     return v[lo] + (v[hi] - v[lo]) * (pos - lo)
 
 
-def _stat(clocks: list[Clock]) -> Stat:
-    seconds = [c.seconds for c in clocks]
-    targets = Counter(c.target for c in clocks if c.target)
+def _stat(seconds: list[int], targets: Counter) -> Stat:
     target = targets.most_common(1)[0][0] if targets else None
     med, p90 = percentile(seconds, 0.5), percentile(seconds, 0.9)
     return Stat(len(seconds), None if med is None else round(med),
                 None if p90 is None else round(p90), target)
 
 
+class Tally:
+    """The counts every figure of the report is made of, fed one case at a time
+    (:func:`build_report`) or one group of like cases at a time with their number
+    (:mod:`slpdesk.reports.facts`, from SQL), then made into a :class:`Report`."""
+
+    def __init__(self, first: date, last: date) -> None:
+        self.first, self.last = first, last
+        # Flat lists (cases, then the four outcomes of each clock), made into
+        # Buckets at the end: a year of 100,000 cases is 800,000 tallies.
+        self.tallies: dict[str, dict[str, list[int]]] = {dim: {} for dim in DIMENSIONS}
+        self.names: dict[str, dict[str, str]] = {"organisation": {}, "agent": {}}
+        for month in months_between(first, last):
+            self.tallies["month"][month] = [0] * 9
+        self.total = [0] * 9
+        self.monthly: dict[tuple[str, str], list[int]] = {}
+        self.seconds: dict[tuple[str, str], list[int]] = defaultdict(list)
+        self.targets: dict[tuple[str, str], Counter] = defaultdict(Counter)
+        self.updates: dict[str, Updates] = {}
+        self.levels: dict[int, EscalationFigure] = {}
+        self.errors: list[tuple[str, str]] = []
+        self.cases = 0
+
+    def add(self, *, priority: str, month: str, region: str, organisation: str,
+            organisation_name: str, kind: str, agent: str, agent_name: str,
+            response: str, resolution: str, n: int = 1, owed: int = 0, on_time: int = 0,
+            missed: int = 0) -> None:
+        """``n`` cases alike in every group and outcome, with their status updates."""
+        index = _INDEX
+        ro = 1 + index[response]
+        so = 5 + index[resolution]
+        self.cases += n
+        self.names["organisation"][organisation] = organisation_name
+        self.names["agent"][agent] = agent_name
+        for dim, key in (("priority", priority), ("month", month), ("region", region),
+                         ("organisation", organisation), ("kind", kind), ("agent", agent)):
+            t = self.tallies[dim].get(key)
+            if t is None:
+                t = self.tallies[dim][key] = [0] * 9
+            t[0] += n
+            t[ro] += n
+            t[so] += n
+        for t in (self.total, self.monthly.setdefault((month, priority), [0] * 9)):
+            t[0] += n
+            t[ro] += n
+            t[so] += n
+        u = self.updates.get(priority)
+        if u is None:
+            u = self.updates[priority] = Updates(priority)
+        u.owed += owed
+        u.on_time += on_time
+        u.missed += missed
+
+    def measure(self, priority: str, clock: str, seconds: int, target: int | None,
+                n: int = 1) -> None:
+        """``n`` clocks that stopped with a verdict after ``seconds`` of business time."""
+        self.seconds[(priority, clock)].extend([seconds] * n)
+        if target:
+            self.targets[(priority, clock)][target] += n
+
+    def escalations(self, level: int, escalations: int, acknowledged: int, cases: int
+                    ) -> None:
+        fig = self.levels.setdefault(level, EscalationFigure(level))
+        fig.escalations += escalations
+        fig.acknowledged += acknowledged
+        fig.cases += cases
+
+    def report(self, zone_name: str = "") -> Report:
+        totals = _bucket("", "", self.total)
+        monthly = {k: _bucket(f"{k[0]} {k[1]}", "", t) for k, t in self.monthly.items()}
+        groups = {dim: {key: _bucket(key, self.names.get(dim, {}).get(key, key), t)
+                        for key, t in by_key.items()} for dim, by_key in self.tallies.items()}
+        dimensions = {}
+        for dim, buckets in groups.items():
+            items = list(buckets.values())
+            if dim in ("organisation", "agent"):
+                items.sort(key=lambda b: (b.label == "", b.label.casefold(), b.key))
+            elif dim != "month":
+                items.sort(key=lambda b: b.key)
+            dimensions[dim] = items
+        priorities = [b.key for b in dimensions["priority"]]
+        times = [Times(p, *(_stat(self.seconds.get((p, clock), []),
+                                  self.targets.get((p, clock), Counter()))
+                            for clock in CLOCKS))
+                 for p in priorities]
+        total_updates = Updates("")
+        for u in self.updates.values():
+            total_updates.owed += u.owed
+            total_updates.on_time += u.on_time
+            total_updates.missed += u.missed
+        return Report(
+            first=self.first, last=self.last, zone=zone_name, cases=self.cases,
+            totals=totals, dimensions=dimensions, times=times,
+            updates=[self.updates[p] for p in priorities] + [total_updates],
+            escalations=[self.levels[k] for k in sorted(self.levels)],
+            monthly=monthly,
+            response_samples={p: list(self.seconds.get((p, "response"), []))
+                              for p in priorities},
+            errors=self.errors,
+        )
+
+
+_INDEX = {o: k for k, o in enumerate(OUTCOMES)}
+
+
 def build_report(rows: Iterable[CaseRow], tz: tzinfo, first: date, last: date,
                  zone_name: str = "") -> Report:
     """Every figure of the report over ``rows`` (the cases received from ``first`` to
     ``last``, both included, in the zone ``tz``)."""
-    good: list[CaseRow] = []
-    errors: list[tuple[str, str]] = []
+    tally = Tally(first, last)
+    level_cases: dict[int, set[int]] = defaultdict(set)
     for row in rows:
         if row.error:
-            errors.append((row.number, row.error))
-        else:
-            good.append(row)
-
-    # Tallies as flat lists (cases, then the four outcomes of each clock), made into
-    # Buckets at the end: a year of 100,000 cases is 800,000 tallies.
-    index = {o: k for k, o in enumerate(OUTCOMES)}
-    tallies: dict[str, dict[str, list[int]]] = {dim: {} for dim in DIMENSIONS}
-    names: dict[str, dict[str, str]] = {"organisation": {}, "agent": {}}
-    for month in months_between(first, last):
-        tallies["month"][month] = [0] * 9
-    total = [0] * 9
-    monthly_tallies: dict[tuple[str, str], list[int]] = {}
-    measured: dict[str, dict[str, list[Clock]]] = defaultdict(lambda: defaultdict(list))
-    updates: dict[str, Updates] = {}
-    levels: dict[int, EscalationFigure] = {}
-    level_cases: dict[int, set[int]] = defaultdict(set)
-
-    for row in good:
-        ro = 1 + index[row.response.outcome]
-        so = 5 + index[row.resolution.outcome]
-        month = month_of(row.received_at, tz)
-        org = str(row.organisation_id)
+            tally.errors.append((row.number, row.error))
+            continue
         agent = "" if row.agent_id is None else str(row.agent_id)
-        names["organisation"][org] = row.organisation
-        names["agent"][agent] = row.agent
-        for dim, key in (("priority", row.priority), ("month", month), ("region", row.region),
-                         ("organisation", org), ("kind", row.kind), ("agent", agent)):
-            t = tallies[dim].get(key)
-            if t is None:
-                t = tallies[dim][key] = [0] * 9
-            t[0] += 1
-            t[ro] += 1
-            t[so] += 1
-        total[0] += 1
-        total[ro] += 1
-        total[so] += 1
-        t = monthly_tallies.get((month, row.priority))
-        if t is None:
-            t = monthly_tallies[(month, row.priority)] = [0] * 9
-        t[0] += 1
-        t[ro] += 1
-        t[so] += 1
-        if row.response.measured:
-            measured[row.priority]["response"].append(row.response)
-        if row.resolution.measured:
-            measured[row.priority]["resolution"].append(row.resolution)
-        u = updates.get(row.priority)
-        if u is None:
-            u = updates[row.priority] = Updates(row.priority)
-        u.add(row)
+        tally.add(priority=row.priority, month=month_of(row.received_at, tz),
+                  region=row.region, organisation=str(row.organisation_id),
+                  organisation_name=row.organisation, kind=row.kind, agent=agent,
+                  agent_name=row.agent, response=row.response.outcome,
+                  resolution=row.resolution.outcome, owed=row.updates_owed,
+                  on_time=row.updates_on_time, missed=row.updates_missed)
+        for clock in CLOCKS:
+            c = row.clock(clock)
+            if c.measured:
+                tally.measure(row.priority, clock, c.seconds, c.target)
         for level, acknowledged in row.escalations:
-            fig = levels.setdefault(level, EscalationFigure(level))
-            fig.escalations += 1
-            fig.acknowledged += int(acknowledged)
+            tally.escalations(level, 1, int(acknowledged), 0)
             level_cases[level].add(row.id)
     for level, ids in level_cases.items():
-        levels[level].cases = len(ids)
-
-    totals = _bucket("", "", total)
-    monthly = {k: _bucket(f"{k[0]} {k[1]}", "", t) for k, t in monthly_tallies.items()}
-    groups = {dim: {key: _bucket(key, names.get(dim, {}).get(key, key), t)
-                    for key, t in by_key.items()} for dim, by_key in tallies.items()}
-
-    dimensions = {}
-    for dim, buckets in groups.items():
-        items = list(buckets.values())
-        if dim in ("organisation", "agent"):
-            items.sort(key=lambda b: (b.label == "", b.label.casefold(), b.key))
-        elif dim != "month":
-            items.sort(key=lambda b: b.key)
-        dimensions[dim] = items
-
-    priorities = [b.key for b in dimensions["priority"]]
-    times = [Times(p, _stat(measured[p]["response"]), _stat(measured[p]["resolution"]))
-             for p in priorities]
-    total_updates = Updates("")
-    for u in updates.values():
-        total_updates.owed += u.owed
-        total_updates.on_time += u.on_time
-        total_updates.missed += u.missed
-    return Report(
-        first=first, last=last, zone=zone_name, cases=len(good), totals=totals,
-        dimensions=dimensions, times=times,
-        updates=[updates[p] for p in priorities] + [total_updates],
-        escalations=[levels[k] for k in sorted(levels)],
-        monthly=monthly,
-        response_samples={p: [c.seconds for c in measured[p]["response"]] for p in priorities},
-        errors=errors,
-    )
+        tally.levels[level].cases = len(ids)
+    return tally.report(zone_name)
 
 
 # --------------------------------------------------------------- drilling down

@@ -21,7 +21,7 @@ from django.db.models import QuerySet
 from slpdesk.sla import Policy, PolicyError, policy_from_text
 
 from .compute import Change, Report, build_report, compare
-from .data import Period, replay_period
+from .data import Period, replay_period_parallel
 
 #: The largest draft the console accepts (the shipped policy is about 8 kB).
 MAX_DRAFT_BYTES = 512 * 1024
@@ -54,11 +54,15 @@ class Simulation:
 
 
 def simulate(cases: QuerySet, period: Period, draft: Policy, now: datetime, *,
+             processes: int | None = None,
              progress: Callable[[int], None] | None = None,
              total: Callable[[int], None] | None = None) -> Simulation:
-    """Replay ``cases`` of ``period`` under their own versions and under ``draft``."""
-    current, proposed = replay_period(cases, period, now, (None, draft), progress=progress,
-                                      total=total)
+    """Replay ``cases`` of ``period`` under their own versions and under ``draft``,
+    on ``processes`` cores (default: every one;
+    :func:`~slpdesk.reports.data.replay_period_parallel`)."""
+    current, proposed = replay_period_parallel(cases, period, now, (None, draft),
+                                               processes=processes, progress=progress,
+                                               total=total)
     return Simulation(
         draft=draft,
         current=build_report(current, period.tz, period.first, period.last, period.zone_name),

@@ -31,8 +31,8 @@ from slpdesk.console.views import staff_required
 from slpdesk.desk import access, badges
 from slpdesk.desk.models import Case, Organisation, PolicyVersion, User
 
-from . import charts, compute, exports
-from .data import Period, replay_period
+from . import charts, compute, exports, facts
+from .data import Period
 from .forms import DraftForm, PeriodForm
 from .simulate import simulate
 
@@ -94,9 +94,15 @@ def _month_labels(report: compute.Report, names: dict) -> None:
         names["month"].setdefault(month, charts.month_label(month, "F Y"))
 
 
-def _rows(request, period: Period, now):
-    (rows,) = replay_period(access.cases_for(request.user), period, now)
-    return rows
+def _rows(request, period: Period, now, criteria: dict | None = None):
+    """The report's rows from the stored facts, narrowed in SQL to ``criteria``'s
+    group (the caller selects exactly)."""
+    narrow = facts.narrowing(**criteria) if criteria else None
+    return facts.fact_rows(access.cases_for(request.user), period, now, narrow)
+
+
+def _report(request, period: Period, now) -> compute.Report:
+    return facts.report_from_facts(access.cases_for(request.user), period, now)
 
 
 def _policy(now):
@@ -124,8 +130,7 @@ def report(request):
     """The compliance report of a period, with charts; every figure links to its cases."""
     now = timezone.now()
     form, period = _period(request, now)
-    rows = _rows(request, period, now)
-    result = compute.build_report(rows, period.tz, period.first, period.last, period.zone_name)
+    result = _report(request, period, now)
     names = labels(_policy(now))
     _month_labels(result, names)
     titles = exports.dimension_titles()
@@ -190,7 +195,7 @@ def case_list(request):
     now = timezone.now()
     form, period = _period(request, now)
     criteria = _criteria(request.GET)
-    rows = compute.select(_rows(request, period, now), period.tz, **criteria)
+    rows = compute.select(_rows(request, period, now, criteria), period.tz, **criteria)
     rows.sort(key=lambda r: (r.received_at, r.id))
     names = labels(_policy(now), rows)
     page = Paginator(rows, PAGE_SIZE).get_page(request.GET.get("page"))
@@ -213,17 +218,16 @@ def export(request, what: str, fmt: str):
         raise Http404("no such export")
     now = timezone.now()
     _form, period = _period(request, now)
-    rows = _rows(request, period, now)
     stamp = f"{period.first.isoformat()}_{period.last.isoformat()}"
     if what == "report":
-        result = compute.build_report(rows, period.tz, period.first, period.last,
-                                      period.zone_name)
+        result = _report(request, period, now)
         names = labels(_policy(now))
         _month_labels(result, names)
         tables = exports.report_tables(result, names)
         name = f"sla-report_{stamp}"
     else:
-        rows = compute.select(rows, period.tz, **_criteria(request.GET))
+        criteria = _criteria(request.GET)
+        rows = compute.select(_rows(request, period, now, criteria), period.tz, **criteria)
         tables = [exports.case_table(rows, period.tz, period.zone_name, labels(_policy(now)))]
         name = f"sla-cases_{stamp}"
     content = exports.to_csv(tables) if fmt == "csv" else exports.to_xlsx(tables)
@@ -304,7 +308,9 @@ def simulator(request):
         return _render(request, "reports/simulate.html", {"form": form})
     d = form.cleaned_data
     period = Period(d["first"], d["last"], tz, timezone.get_current_timezone_name())
-    result = simulate(access.cases_for(request.user), period, d["draft"], now)
+    # One process: a web server's threads are no place to fork from; the command line
+    # (``slpdesk policy simulate``) uses every core.
+    result = simulate(access.cases_for(request.user), period, d["draft"], now, processes=1)
     if request.POST.get("format") == "csv":
         return _download(exports.to_csv([_changes_table(result, period)]), "csv",
                          f"sla-simulation_{period.first.isoformat()}_{period.last.isoformat()}")

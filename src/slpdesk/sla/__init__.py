@@ -19,7 +19,7 @@ from .calendar import (
     compile_calendar,
     get_zone,
 )
-from .clocks import ClockState, Event, ReplayError, SlaState, replay
+from .clocks import ClockState, Event, ReplayError, SlaState, replay, update_figures
 from .policy import (
     Duration,
     Policy,
@@ -60,4 +60,5 @@ __all__ = [
     "policy_from_text",
     "replay",
     "shipped_policy_text",
+    "update_figures",
 ]

@@ -15,15 +15,9 @@ from django.db.models import Sum
 
 
 def client_ip(request) -> str:
-    """The client's address: the connection's, or with ``SLPDESK_PROXY_COUNT`` = N
-    proxies in front, the address the outermost of them saw (the N-th entry from the
-    right of X-Forwarded-For, which the client cannot forge)."""
-    count = settings.SLPDESK_PROXY_COUNT
-    if count:
-        forwarded = [part.strip() for part in
-                     request.META.get("HTTP_X_FORWARDED_FOR", "").split(",") if part.strip()]
-        if len(forwarded) >= count:
-            return forwarded[-count][:45]
+    """The client's address: the connection's, which
+    :class:`slpdesk.web.proxy.TrustedProxyMiddleware` has already replaced by the
+    address a trusted proxy saw (``SLPDESK_TRUSTED_PROXIES``)."""
     return request.META.get("REMOTE_ADDR", "")[:45]
 
 

@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from slpdesk.sla import BusinessCalendar, SlaState
-from slpdesk.sla.clocks import ClockState
+from slpdesk.sla.clocks import ClockState, is_at_risk
 
 CLOCKS = ("response", "resolution", "next_update")
 #: clock → (warning kind, breach kind), as SlaNotice.kind stores them.
@@ -61,10 +61,10 @@ class Moment:
 
 def at_risk_used(target: int, fraction: float) -> int:
     """The business seconds used at which a clock becomes at risk: the least whole
-    ``used`` with ``target - used < fraction * target``, exactly as ``replay``
-    decides it (same floating-point expression)."""
+    ``used`` that the engine's :func:`~slpdesk.sla.clocks.is_at_risk` calls at risk
+    (the very predicate ``replay`` and the badges judge with)."""
     used = max(math.floor(target - fraction * target) - 1, 0)
-    while not (target - used < fraction * target):
+    while not is_at_risk(target - used, target, fraction):
         used += 1
     return used
 
@@ -93,8 +93,13 @@ def moments(state: SlaState, calendar: BusinessCalendar, fraction: float) -> lis
 def pending(state: SlaState, calendar: BusinessCalendar, fraction: float,
             fired: set[tuple[str, str, datetime]]) -> list[Moment]:
     """The moments not yet acted on. A warning whose breach was recorded is done."""
+    return _pending(moments(state, calendar, fraction), fired)
+
+
+def _pending(all_moments: list[Moment], fired: set[tuple[str, str, datetime]]
+             ) -> list[Moment]:
     keep = []
-    for m in moments(state, calendar, fraction):
+    for m in all_moments:
         if m.notice_key in fired:
             continue
         if not m.breach and (NOTICE_KINDS[m.clock][1], m.clock, m.due) in fired:
@@ -106,4 +111,10 @@ def pending(state: SlaState, calendar: BusinessCalendar, fraction: float,
 def next_event_at(state: SlaState, calendar: BusinessCalendar, fraction: float,
                   fired: set[tuple[str, str, datetime]]) -> datetime | None:
     """The earliest moment still to act on, or None."""
-    return min((m.at for m in pending(state, calendar, fraction, fired)), default=None)
+    return next_of(moments(state, calendar, fraction), fired)
+
+
+def next_of(all_moments: list[Moment], fired: set[tuple[str, str, datetime]]
+            ) -> datetime | None:
+    """The earliest of ``all_moments`` (:func:`moments`) still to act on, or None."""
+    return min((m.at for m in _pending(all_moments, fired)), default=None)

@@ -4,8 +4,9 @@
 * :func:`handle_one_outbox` - send one waiting e-mail (urgent ones first).
 * :func:`handle_one_sla_event` - act on one case whose SLA moment has come: a
   clock at risk or breached, a status update owed soon or overdue.
-* :func:`handle_one_recompute_batch` - recompute up to 100 cases a calendar
-  change handed to the worker (:func:`slpdesk.desk.services.request_recompute`).
+* :func:`handle_one_recompute_batch` - recompute up to 500 cases a calendar
+  change handed to the worker (:func:`slpdesk.desk.services.request_recompute`)
+  in one transaction, then act on those whose SLA moment has come.
 
 A step that fails on a row pushes that row ahead instead of failing again at
 once: a mail waits ``outbound.backoff(attempts)`` (1 min doubling to 1 h, given
@@ -45,7 +46,7 @@ RENEW_EVERY = timedelta(seconds=15)
 #: A case whose SLA step raised is looked at again this much later.
 SLA_RETRY = timedelta(minutes=10)
 #: Cases recomputed by one step after a calendar change.
-RECOMPUTE_BATCH = 100
+RECOMPUTE_BATCH = services.RECOMPUTE_BATCH
 
 
 def default_name() -> str:
@@ -171,19 +172,51 @@ def handle_one_sla_event(now: datetime, ctx: Context | None = None) -> bool:
 def handle_one_recompute_batch(now: datetime, ctx: Context | None = None, *,
                                size: int = RECOMPUTE_BATCH) -> bool:
     """Recompute up to ``size`` cases whose SLA columns a calendar change marked not
-    current (``sla_computed_at`` empty), reading each calendar's closures once."""
+    current (``sla_computed_at`` empty) in one go (:func:`services.recompute_cases`:
+    events and notices read for all of them at once, one bulk UPDATE), then fire
+    what falls due now for those whose SLA moment has come (each once, as the SLA
+    step would). A batch that cannot be recomputed in one go (a case whose events
+    the engine refuses) is taken case by case, so one bad case holds up no other."""
     ctx = ctx or _DEFAULT
-    pks = claims.claim_cases(Case.objects.filter(sla_computed_at__isnull=True), now=now,
-                             lease=ctx.lease, limit=size)
+    pks = _claim_batch(now, ctx.lease, size)
+    if not pks:
+        return False
     closed: dict[str, list] = {}
-    for n, pk in enumerate(pks):
+    try:
+        cases = services.recompute_cases(pks, now, closed)
+    except Exception as exc:
+        if _is_database_error(exc):
+            for pk in pks:
+                ctx.unfinished.append(_releaser(pk, now, ctx))
+            raise
+        due = pks
+    else:
+        due = [c.pk for c in cases
+               if c.next_sla_event_at is not None and c.next_sla_event_at <= max(now, c.updated_at)]
+    for n, pk in enumerate(due):
         try:
             _process(pk, now, ctx, closed)
         except (OperationalError, InterfaceError):
-            for rest in pks[n + 1:]:  # (the one that failed is let go by _process)
+            for rest in due[n + 1:]:  # (the one that failed is let go by _process)
                 ctx.unfinished.append(_releaser(rest, now, ctx))
             raise
-    return bool(pks)
+    return True
+
+
+def _claim_batch(now: datetime, lease: timedelta, size: int) -> list[int]:
+    """Claim up to ``size`` cases waiting for a recompute in one UPDATE (the claim of
+    :func:`claims.claim_cases`, for a batch): the candidates are read locked in the
+    same transaction (``FOR UPDATE SKIP LOCKED`` on PostgreSQL; SQLite's write lock
+    holds the whole transaction), so each one is still ours to push to
+    ``now + lease``."""
+    with transaction.atomic():
+        due = (Case.objects.filter(sla_computed_at__isnull=True, next_sla_event_at__lte=now)
+               .order_by("next_sla_event_at", "pk"))
+        pks = list(claims.skip_locked(due).values_list("pk", flat=True)[:size])
+        if pks:
+            Case.objects.filter(pk__in=pks, next_sla_event_at__lte=now).update(
+                next_sla_event_at=now + lease)
+    return pks
 
 
 def _releaser(pk: int, now: datetime, ctx: Context) -> Callable[[], object]:

@@ -108,10 +108,11 @@ def badge(b, zone: str | None = None, show_clock: bool = True):
         parts.append(clock_label(b.clock))
     parts.append(state_label(b.state))
     if b.remaining is not None:
-        if b.remaining >= 0:
-            parts.append(_("%(time)s left") % {"time": business(b.remaining)})
-        else:
+        # The state says which side of the due instant it is (the engine decided).
+        if b.state == "breached":
             parts.append(_("%(time)s over") % {"time": business(b.remaining)})
+        else:
+            parts.append(_("%(time)s left") % {"time": business(b.remaining)})
     title = _("Due %(when)s") % {"when": local(b.due, zone)} if b.due else ""
     return format_html('<span class="badge badge-{}" title="{}" data-state="{}">{}</span>',
                        b.state, title, b.state, " · ".join(parts))

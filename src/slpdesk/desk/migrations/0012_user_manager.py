@@ -7,7 +7,7 @@ from django.db import migrations
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('desk', '0009_case_search'),
+        ('desk', '0011_sla_facts'),
     ]
 
     operations = [

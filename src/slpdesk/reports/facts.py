@@ -1,0 +1,213 @@
+"""The compliance report from the SLA facts stored on every case: SQL aggregation.
+
+:func:`slpdesk.desk.services.store_sla` writes, with the due columns, each
+case's facts as of its last SLA event: each clock's outcome, the due time at
+which a clock still without a verdict turns breached, the business seconds of
+a clock that stopped with a verdict, the status-update intervals owed and
+missed and the due time of the one owed now. What ``replay`` would say at the
+report's ``now`` follows in SQL: a clock whose open due time lies before
+``now`` is breached, and an overdue update interval is one more owed and
+missed. So the figures are exactly those of replaying every case
+(:func:`slpdesk.reports.data.replay_period`, which the what-if simulator still
+does), at the cost of a few grouped queries:
+
+* the cases grouped by everything the report groups by (priority, month in the
+  viewer's zone, region, organisation, its kind, agent) and both outcomes, with
+  their number and update figures;
+* per priority and clock, the business seconds of the measured clocks (grouped
+  by value) and their targets, for medians, 90th percentiles and bins;
+* escalations per level;
+* the names of the organisations and agents that appear, and the cases whose
+  facts are not computed yet (a migration hands them to the worker).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time
+
+from django.db.models import Case as SqlCase
+from django.db.models import CharField, Count, F, IntegerField, Min, Q, QuerySet, Sum, Value, When
+from django.utils.translation import gettext as _
+
+from slpdesk.desk.models import Escalation, Organisation, User
+
+from .compute import CLOCKS, CaseRow, Clock, Report, Tally, months_between
+from .data import Period, _agent
+
+
+def _outcome(clock: str, now: datetime) -> SqlCase:
+    """The clock's outcome at ``now``: its stored one, or breached once its open due
+    time has passed (``replay``: breached when ``now`` is past the due time)."""
+    return SqlCase(When(**{f"{clock}_open_due__lt": now}, then=Value("breached")),
+                 default=F(f"{clock}_outcome"), output_field=CharField())
+
+
+def _month(period: Period) -> SqlCase:
+    """The month of ``received_at`` in the viewer's zone: the period's month starts
+    as instants, compared in SQL."""
+    months = months_between(period.first, period.last)
+    whens = []
+    for month, following in zip(months, months[1:], strict=False):
+        y, m = map(int, following.split("-"))
+        start = datetime.combine(date(y, m, 1), time(0), tzinfo=period.tz).astimezone(UTC)
+        whens.append(When(received_at__lt=start, then=Value(month)))
+    return SqlCase(*whens, default=Value(months[-1]), output_field=CharField())
+
+
+def _late(now: datetime) -> SqlCase:
+    """1 when the update interval owed at ``now`` is overdue (one more owed and missed)."""
+    return SqlCase(When(update_open_due__lt=now, then=Value(1)), default=Value(0),
+                 output_field=IntegerField())
+
+
+_ON_TIME = SqlCase(When(updates_owed__gt=F("updates_missed"),
+                      then=F("updates_owed") - F("updates_missed")),
+                 default=Value(0), output_field=IntegerField())
+
+NOT_COMPUTED = "response_outcome"
+
+
+def period_cases(cases: QuerySet, period: Period) -> QuerySet:
+    start, end = period.bounds
+    return cases.filter(received_at__gte=start, received_at__lt=end).order_by()
+
+
+def not_computed_message() -> str:
+    return _("The SLA facts of this case are not computed yet (the worker recomputes it).")
+
+
+def report_from_facts(cases: QuerySet, period: Period, now: datetime) -> Report:
+    """Every figure of the compliance report over ``cases`` received in ``period``,
+    at ``now``, from the stored facts: equal to ``build_report`` over a replay."""
+    qs = period_cases(cases, period)
+    done = qs.exclude(**{NOT_COMPUTED: ""})
+    tally = Tally(period.first, period.last)
+    groups = list(
+        done.annotate(month=_month(period), ro=_outcome("response", now),
+                      so=_outcome("resolution", now), late=_late(now))
+        .values("sla_priority", "month", "calendar", "organisation_id",
+                "organisation__kind", "assignee_id", "ro", "so")
+        .annotate(n=Count("id"), owed=Sum("updates_owed"), missed=Sum("updates_missed"),
+                  on_time=Sum(_ON_TIME), late=Sum("late")))
+    orgs = dict(Organisation.objects.filter(
+        pk__in={g["organisation_id"] for g in groups}).values_list("id", "name"))
+    agents = {pk: _agent(*rest) for pk, *rest in User.objects.filter(
+        pk__in={g["assignee_id"] for g in groups} - {None}).values_list(
+        "id", "username", "first_name", "last_name")}
+    for g in groups:
+        agent = g["assignee_id"]
+        tally.add(priority=g["sla_priority"], month=g["month"], region=g["calendar"],
+                  organisation=str(g["organisation_id"]),
+                  organisation_name=orgs[g["organisation_id"]],
+                  kind=g["organisation__kind"], agent="" if agent is None else str(agent),
+                  agent_name="" if agent is None else agents[agent], response=g["ro"],
+                  resolution=g["so"], n=g["n"], owed=g["owed"] + g["late"],
+                  on_time=g["on_time"], missed=g["missed"] + g["late"])
+    for clock in CLOCKS:
+        seconds = f"{clock}_seconds"
+        measured = done.filter(**{f"{seconds}__isnull": False})
+        for priority, value, n in (measured.values("sla_priority", seconds)
+                                   .annotate(n=Count("id")).values_list(
+                                       "sla_priority", seconds, "n")):
+            tally.measure(priority, clock, value, None, n)
+        # The target most of them had; a tie goes to the one met first in case order,
+        # as when counting case by case.
+        target = f"{clock}_target"
+        for priority, value, n, _first in (
+                measured.filter(**{f"{target}__gt": 0}).values("sla_priority", target)
+                .annotate(n=Count("id"), first=Min("id")).order_by("first")
+                .values_list("sla_priority", target, "n", "first")):
+            tally.targets[(priority, clock)][value] += n
+    for level, escalations, acknowledged, n in (
+            Escalation.objects.filter(case__in=done).values("level")
+            .annotate(e=Count("id"), a=Count("acknowledged_at"),
+                      c=Count("case_id", distinct=True)).order_by("level")
+            .values_list("level", "e", "a", "c")):
+        tally.escalations(level, escalations, acknowledged, n)
+    message = None
+    for (number,) in qs.filter(**{NOT_COMPUTED: ""}).order_by("id").values_list("number"):
+        message = message or not_computed_message()
+        tally.errors.append((number or "", message))
+    return tally.report(period.zone_name)
+
+
+#: The columns :func:`fact_rows` reads, in this order.
+ROW_FIELDS = (
+    "id", "number", "title", "received_at", "time_zone", "calendar", "organisation_id",
+    "organisation__name", "organisation__kind", "assignee_id", "assignee__username",
+    "assignee__first_name", "assignee__last_name", "status", "sla_priority",
+    "updates_owed", "updates_missed", "update_open_due",
+    "response_outcome", "response_open_due", "response_started", "response_seconds",
+    "response_target", "response_due", "response_stopped", "response_state",
+    "resolution_outcome", "resolution_open_due", "resolution_started", "resolution_seconds",
+    "resolution_target", "resolution_due", "resolution_stopped", "resolution_state",
+)
+
+
+def _clock(now: datetime, outcome, open_due, started, seconds, target, due, stopped,
+           state) -> Clock:
+    """A clock of a row from the facts. The state is the verdict; a clock without
+    one keeps its stored state (running, at risk, paused, pending) until its open
+    due time passes."""
+    if open_due is not None and open_due < now:
+        state = "breached"
+    elif outcome != "open":
+        state = outcome
+    # Business time is stored for the clocks it is measured on (stopped with a verdict).
+    return Clock(state, seconds or 0, target, started if seconds is not None else None, due,
+                 stopped)
+
+
+def narrowing(dimension: str = "", key: str = "", **_ignored) -> Q | None:
+    """A filter in SQL that keeps at least the rows of group ``key`` of ``dimension``
+    (:func:`slpdesk.reports.compute.select` then picks exactly), or None."""
+    if dimension == "priority":
+        return Q(sla_priority=key)
+    if dimension == "region":
+        return Q(calendar=key)
+    if dimension == "kind":
+        return Q(organisation__kind=key)
+    if dimension in ("organisation", "agent", "escalation") and key and not key.isdigit():
+        return Q(pk__in=[])
+    if dimension == "organisation":
+        return Q(organisation_id=int(key or 0))
+    if dimension == "agent":
+        return Q(assignee__isnull=True) if not key else Q(assignee_id=int(key))
+    if dimension == "escalation":
+        return Q(pk__in=Escalation.objects.filter(level=int(key or 0)).values("case_id"))
+    return None
+
+
+def fact_rows(cases: QuerySet, period: Period, now: datetime,
+              criteria: Q | None = None) -> list[CaseRow]:
+    """The cases of ``period`` (those matching ``criteria``) as report rows, from
+    their stored facts, in the order of their ids: what the drill-down lists and
+    the case table exports."""
+    qs = period_cases(cases, period)
+    if criteria is not None:
+        qs = qs.filter(criteria)
+    escalations: dict[int, list[tuple[int, bool]]] = {}
+    for case_id, level, acked in (Escalation.objects.filter(case__in=qs)
+                                  .order_by("case_id", "raised_at", "id")
+                                  .values_list("case_id", "level", "acknowledged_at")):
+        escalations.setdefault(case_id, []).append((level, acked is not None))
+    out = []
+    for v in qs.order_by("id").values_list(*ROW_FIELDS).iterator(chunk_size=5000):
+        (pk, number, title, received_at, zone, calendar, org_id, org_name, org_kind,
+         agent_id, username, first, last, status, priority, owed, missed, open_due) = v[:18]
+        base = dict(id=pk, number=number or "", title=title, received_at=received_at,
+                    time_zone=zone, organisation_id=org_id, organisation=org_name,
+                    kind=org_kind, agent_id=agent_id, agent=_agent(username, first, last),
+                    status=status, escalations=tuple(escalations.get(pk, ())))
+        if not v[18]:
+            out.append(CaseRow(priority=priority, region=calendar,
+                               error=not_computed_message(), **base))
+            continue
+        late = int(open_due is not None and open_due < now)
+        out.append(CaseRow(priority=priority, region=calendar,
+                           response=_clock(now, *v[18:26]),
+                           resolution=_clock(now, *v[26:34]),
+                           updates_owed=owed + late, updates_missed=missed + late, **base))
+    return out
+
+

@@ -1,0 +1,32 @@
+"""Opening a case costs a fixed, small number of queries (issue 14)."""
+
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from desk.conftest import ny
+from slpdesk.desk import services
+from slpdesk.desk.models import Case, Outbox
+
+#: Transaction control is not a query: BEGIN/COMMIT, or the test's savepoints.
+CONTROL = ("BEGIN", "COMMIT", "SAVEPOINT", "RELEASE SAVEPOINT", "ROLLBACK")
+
+
+def test_opening_a_case_takes_at_most_ten_queries(cast):
+    now = ny(2026, 7, 6, 9, 0)
+    # The first case stores the shipped policy version; count a later one.
+    services.receive_case(cast.hartford, contact=cast.alice, channel="portal",
+                          proposed_priority="P3", title="First", release=cast.r2026,
+                          actor=cast.alice, now=now)
+    with CaptureQueriesContext(connection) as ctx:
+        case = services.receive_case(cast.hartford, contact=cast.alice, channel="portal",
+                                     proposed_priority="P2", title="Printer on fire",
+                                     release=cast.r2026, actor=cast.alice, now=now)
+    queries = [q["sql"] for q in ctx.captured_queries
+               if not q["sql"].upper().startswith(CONTROL)]
+    # Access, policy in force, agreement, release, case, event, closures, SLA columns
+    # with the number, outbox check, outbox row.
+    assert len(queries) <= 10, "\n".join(queries)
+    case = Case.objects.get(pk=case.pk)
+    # P2: first response within 8 business hours, Mon 09:00 -> Mon 17:00.
+    assert (case.number, case.response_due) == (f"SLP-{case.pk:06d}", ny(2026, 7, 6, 17, 0))
+    assert Outbox.objects.filter(case=case, kind="case_received").count() == 1

@@ -1,0 +1,157 @@
+"""The report from stored facts equals the report from replaying every case (issue 14).
+
+Two independent computations of every figure: ``replay_period`` (replays each
+case's event log at ``now``, what the report did before and the simulator still
+does) and ``report_from_facts`` (SQL aggregation of the facts
+``services.store_sla`` wrote with each change). They must agree on every figure,
+on the hand-built July of ``test_reports`` (written by the services one change
+at a time) and on a generated year (written by the bulk loader's batches), at
+several ``now``s - before some cases' last events, at an event, while clocks
+run past their due times, months later - and in several viewers' zones (the
+months of the period are the viewer's).
+"""
+
+from datetime import date, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from desk.conftest import NY, UTC, ny
+from desk.test_reports import build_july, july_period
+from desk_load import check_sample, load
+from slpdesk.desk.models import Case
+from slpdesk.reports import compute
+from slpdesk.reports.data import Period, replay_period
+from slpdesk.reports.facts import fact_rows, narrowing, report_from_facts
+
+KOLKATA = ZoneInfo("Asia/Kolkata")
+
+
+def replayed(period: Period, now) -> tuple[compute.Report, list[compute.CaseRow]]:
+    (rows,) = replay_period(Case.objects.all(), period, now)
+    return compute.build_report(rows, period.tz, period.first, period.last,
+                                period.zone_name), rows
+
+
+def figures(report: compute.Report) -> dict:
+    """Every figure the report shows or exports."""
+    d = report.as_dict()
+    d["monthly"] = {k: b.as_dict() for k, b in sorted(report.monthly.items())}
+    d["response_samples"] = {p: sorted(v) for p, v in report.response_samples.items()}
+    d["distribution"] = report.distribution()
+    d["labels"] = {dim: [(b.key, b.label) for b in bs] for dim, bs in report.dimensions.items()}
+    return d
+
+
+def clock_key(c: compute.Clock) -> tuple:
+    return (c.outcome, c.measured, c.seconds if c.measured else None, c.target,
+            c.state if c.outcome != "open" else "", c.stopped,
+            c.due if c.outcome != "open" else None)
+
+
+def row_key(r: compute.CaseRow) -> tuple:
+    return (r.id, r.number, r.priority, r.region, r.organisation_id, r.organisation, r.kind,
+            r.agent_id, r.agent, r.status, r.escalations, r.updates_owed, r.updates_missed,
+            r.updates_on_time, r.error, clock_key(r.response), clock_key(r.resolution))
+
+
+def assert_same(period: Period, now) -> compute.Report:
+    expected, rows = replayed(period, now)
+    got = report_from_facts(Case.objects.all(), period, now)
+    assert figures(got) == figures(expected)
+    assert [row_key(r) for r in fact_rows(Case.objects.all(), period, now)] == \
+        [row_key(r) for r in rows]
+    return got
+
+
+@pytest.mark.parametrize("now", [
+    ny(2026, 7, 20, 12, 0),   # before many cases' last events (replayed at their last)
+    ny(2026, 8, 3, 10, 0),    # at E1's reply
+    ny(2026, 8, 14, 12, 0),   # the report tests' NOW
+    ny(2026, 10, 30, 12, 0),  # every running clock long past due
+])
+def test_the_july_facts_give_every_figure_the_replay_gives(cast, now):
+    build_july(cast)
+    for period in (july_period(), july_period(UTC, "UTC", date(2026, 8, 31)),
+                   july_period(KOLKATA, "Asia/Kolkata")):
+        assert_same(period, now)
+
+
+def test_the_july_facts_hold_the_hand_worked_figures(cast):
+    """The figures test_reports worked out by hand, from the facts."""
+    build_july(cast)
+    report = report_from_facts(Case.objects.all(), july_period(), ny(2026, 8, 14, 12, 0))
+    assert report.cases == 13
+    # test_reports: response met C1-C4, H1, D1, E1, E3, F1; breached C5, D2, G1; n/a E2.
+    r, s = report.totals.response, report.totals.resolution
+    assert (r.met, r.breached, r.not_applicable, r.open) == (9, 3, 1, 0)
+    # met C1, C2, C5, D1, F1; breached C3; n/a C4, E2, E3; open H1, D2, E1, G1.
+    assert (s.met, s.breached, s.not_applicable, s.open) == (5, 1, 3, 4)
+
+
+def test_each_figure_selects_the_same_cases_from_the_facts(cast):
+    build_july(cast)
+    period, now = july_period(), ny(2026, 8, 14, 12, 0)
+    _report, rows = replayed(period, now)
+    org = str(Case.objects.get(title="Case C1").organisation_id)
+    agent = str(Case.objects.get(title="Case D1").assignee_id)
+    for criteria in ({"dimension": "priority", "key": "P3", "clock": "response",
+                      "outcome": "met"},
+                     {"dimension": "organisation", "key": org},
+                     {"dimension": "agent", "key": agent},
+                     {"dimension": "agent", "key": ""},
+                     {"dimension": "escalation", "key": "1"},
+                     {"dimension": "kind", "key": "partner", "clock": "updates",
+                      "outcome": "owed"},
+                     {"dimension": "region", "key": "uk"},
+                     {"dimension": "month", "key": "2026-07", "clock": "resolution",
+                      "outcome": "open"}):
+        narrowed = fact_rows(Case.objects.all(), period, now, narrowing(**criteria))
+        assert [r.number for r in compute.select(narrowed, NY, **criteria)] == \
+            [r.number for r in compute.select(rows, NY, **criteria)], criteria
+
+
+def test_a_case_without_facts_is_listed_not_counted(cast):
+    build_july(cast)
+    case = Case.objects.get(title="Case C1")
+    Case.objects.filter(pk=case.pk).update(response_outcome="")
+    report = report_from_facts(Case.objects.all(), july_period(), ny(2026, 8, 14, 12, 0))
+    assert report.cases == 12
+    assert [n for n, _ in report.errors] == [case.number]
+
+
+def test_a_generated_year_gives_every_figure_the_replay_gives(db):
+    now = ny(2026, 11, 20, 15, 7)
+    counts = load(1500, now, seed=7)
+    assert counts["cases"] == 1500
+    assert check_sample(now, size=100) == []
+    year = Period(date(2025, 11, 1), date(2026, 11, 30), UTC, "UTC")
+    for later in (timedelta(0), timedelta(hours=5), timedelta(days=2), timedelta(days=90)):
+        report = assert_same(year, now + later)
+        assert report.cases == 1500 and report.errors == []
+    assert_same(Period(date(2026, 1, 1), date(2026, 6, 30), NY, "America/New_York"), now)
+    assert_same(Period(date(2025, 12, 1), date(2026, 11, 30), KOLKATA, "Asia/Kolkata"), now)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_simulator_replays_on_several_processes_exactly_as_on_one(monkeypatch):
+    """Committed data other processes can read: the forked replay gives the same rows
+    in the same order (on an in-memory SQLite test database it cannot fork)."""
+    from django.db import connection
+
+    from slpdesk.reports import data
+    from slpdesk.sla import policy_from_text, shipped_policy_text
+
+    now = ny(2026, 11, 20, 15, 7)
+    load(400, now, seed=3, facts=False)
+    year = Period(date(2025, 11, 1), date(2026, 11, 30), UTC, "UTC")
+    draft = policy_from_text(shipped_policy_text().replace('response = "24h"', 'response = "12h"'))
+    monkeypatch.setattr(data, "PARALLEL_FROM", 1)
+    forks = data._can_fork(Case.objects.all())
+    assert forks == (connection.vendor != "sqlite" or not connection.is_in_memory_db())
+    one = data.replay_period(Case.objects.all(), year, now, (None, draft))
+    several = data.replay_period_parallel(Case.objects.all(), year, now, (None, draft),
+                                          processes=2)
+    assert [[row_key(r) for r in rows] for rows in several] == \
+        [[row_key(r) for r in rows] for rows in one]
+    assert len(one[0]) == 400
