@@ -70,6 +70,32 @@ PRIORITIES = ("P1", "P2", "P3", "P4")
 PRIORITY_WEIGHTS = (5, 20, 45, 30)
 
 
+def customers(now: datetime, policy):
+    """The benchmarks' customers: 300 organisations (each kind in turn) with one site
+    each in :data:`ZONES` (both calendars), an agreement around ``now`` and a contact;
+    20 agents. Returns ``(sites, site_info, contacts, agents)``, ``site_info`` being
+    each site with its calendar's name."""
+    from slpdesk.desk.models import Agreement, Organisation, Site, User
+
+    kinds = [k for k, _ in Organisation.Kind.choices]
+    orgs = Organisation.objects.bulk_create(
+        Organisation(name=f"Customer {n:03d}", kind=kinds[n % 7 % 4]) for n in range(300))
+    sites = Site.objects.bulk_create(
+        Site(organisation=o, name="Main", country=ZONES[n % len(ZONES)][0],
+             time_zone=ZONES[n % len(ZONES)][1]) for n, o in enumerate(orgs))
+    Agreement.objects.bulk_create(
+        Agreement(site=s, starts=(now - timedelta(days=500)).date(),
+                  ends=(now + timedelta(days=500)).date()) for s in sites)
+    contacts = User.objects.bulk_create(
+        User(username=f"contact{n:03d}", organisation=o, role=User.Role.CUSTOMER,
+             email=f"c{n}@example.com") for n, o in enumerate(orgs))
+    agents = User.objects.bulk_create(
+        User(username=f"agent{n:02d}", role=User.Role.AGENT, first_name=f"Agent {n}")
+        for n in range(20))
+    site_info = [(s, policy.calendar_for_country(s.country)) for s in sites]
+    return sites, site_info, contacts, agents
+
+
 def story(rng: random.Random, received: datetime, now: datetime, prio: str):
     """The event log of one case: [(at, type, priority, kind, resolution, data)]."""
     events = [(received, "received", prio, "", "", {"channel": "portal"})]
@@ -141,14 +167,10 @@ def build(n_cases: int, now: datetime) -> int:
     before ``now``, with their event logs (``story``), by ``bulk_create``; no SLA
     columns. Returns how many events. ``bench_audit.py`` uses it too."""
     from slpdesk.desk.models import (
-        Agreement,
         Case,
         CaseEvent,
         Escalation,
-        Organisation,
         PolicyVersion,
-        Site,
-        User,
     )
     from slpdesk.sla import get_zone
 
@@ -156,22 +178,7 @@ def build(n_cases: int, now: datetime) -> int:
     version = PolicyVersion.objects.in_force(now - timedelta(days=400))
     policy = version.load()
 
-    kinds = [k for k, _ in Organisation.Kind.choices]
-    orgs = Organisation.objects.bulk_create(
-        Organisation(name=f"Customer {n:03d}", kind=kinds[n % 7 % 4]) for n in range(300))
-    sites = Site.objects.bulk_create(
-        Site(organisation=o, name="Main", country=ZONES[n % len(ZONES)][0],
-             time_zone=ZONES[n % len(ZONES)][1]) for n, o in enumerate(orgs))
-    Agreement.objects.bulk_create(
-        Agreement(site=s, starts=(now - timedelta(days=500)).date(),
-                  ends=(now + timedelta(days=500)).date()) for s in sites)
-    contacts = User.objects.bulk_create(
-        User(username=f"contact{n:03d}", organisation=o, role=User.Role.CUSTOMER,
-             email=f"c{n}@example.com") for n, o in enumerate(orgs))
-    agents = User.objects.bulk_create(
-        User(username=f"agent{n:02d}", role=User.Role.AGENT, first_name=f"Agent {n}")
-        for n in range(20))
-    site_info = [(s, policy.calendar_for_country(s.country)) for s in sites]
+    sites, site_info, contacts, agents = customers(now, policy)
 
     cases: list[Case] = []
     logs = []

@@ -22,7 +22,7 @@ from __future__ import annotations
 import random
 from datetime import UTC, datetime, timedelta
 
-from bench_simulate import PRIORITIES, PRIORITY_WEIGHTS, ZONES, story  # the shared shape
+from bench_simulate import PRIORITIES, PRIORITY_WEIGHTS, customers, story  # the shared shape
 
 #: Cases per bulk insert and per batch of SLA columns.
 CHUNK = 2000
@@ -34,37 +34,18 @@ def load(n_cases: int, now: datetime, *, seed: int = 20261129, facts: bool = Tru
     and the objects a benchmark needs (``agents``, ``contacts``, ``sites``)."""
     from slpdesk.desk import services
     from slpdesk.desk.models import (
-        Agreement,
         Case,
         CaseEvent,
         Escalation,
         Message,
-        Organisation,
         PolicyVersion,
-        Site,
-        User,
     )
     from slpdesk.sla import get_zone
 
     rng = random.Random(seed)
     version = PolicyVersion.objects.in_force(now - timedelta(days=400))
     policy = version.load()
-    kinds = [k for k, _ in Organisation.Kind.choices]
-    orgs = Organisation.objects.bulk_create(
-        Organisation(name=f"Customer {n:03d}", kind=kinds[n % 7 % 4]) for n in range(300))
-    sites = Site.objects.bulk_create(
-        Site(organisation=o, name="Main", country=ZONES[n % len(ZONES)][0],
-             time_zone=ZONES[n % len(ZONES)][1]) for n, o in enumerate(orgs))
-    Agreement.objects.bulk_create(
-        Agreement(site=s, starts=(now - timedelta(days=500)).date(),
-                  ends=(now + timedelta(days=500)).date()) for s in sites)
-    contacts = User.objects.bulk_create(
-        User(username=f"contact{n:03d}", organisation=o, role=User.Role.CUSTOMER,
-             email=f"c{n}@example.com") for n, o in enumerate(orgs))
-    agents = User.objects.bulk_create(
-        User(username=f"agent{n:02d}", role=User.Role.AGENT, first_name=f"Agent {n}")
-        for n in range(20))
-    site_info = [(s, policy.calendar_for_country(s.country)) for s in sites]
+    sites, site_info, contacts, agents = customers(now, policy)
     counts = {"cases": 0, "events": 0, "messages": 0, "open": 0}
     cases: list = []
     logs: list = []

@@ -25,6 +25,8 @@ import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 
+from bench_simulate import customers  # the shared customers of the bench desks
+
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -61,12 +63,9 @@ def run(args) -> int:
     from django.test.utils import CaptureQueriesContext
 
     from slpdesk.desk.models import (
-        Agreement,
         Case,
-        Organisation,
         PolicyVersion,
         Release,
-        Site,
         User,
     )
 
@@ -76,27 +75,10 @@ def run(args) -> int:
     version = PolicyVersion.objects.in_force(now - timedelta(days=400))
     policy = version.load()
 
-    zones = [("US", "America/New_York"), ("US", "America/Los_Angeles"),
-             ("GB", "Europe/London"), ("SE", "Europe/Stockholm"), ("DE", "Europe/Berlin"),
-             ("IN", "Asia/Kolkata"), ("US", "America/Chicago")]
-    orgs = Organisation.objects.bulk_create(
-        Organisation(name=f"Customer {n:03d}") for n in range(300))
-    sites = Site.objects.bulk_create(
-        Site(organisation=o, name="Main", country=zones[n % len(zones)][0],
-             time_zone=zones[n % len(zones)][1]) for n, o in enumerate(orgs))
-    Agreement.objects.bulk_create(
-        Agreement(site=s, starts=(now - timedelta(days=500)).date(),
-                  ends=(now + timedelta(days=500)).date()) for s in sites)
-    contacts = User.objects.bulk_create(
-        User(username=f"contact{n:03d}", organisation=o, role=User.Role.CUSTOMER,
-             email=f"c{n}@example.com") for n, o in enumerate(orgs))
-    agents = User.objects.bulk_create(
-        User(username=f"agent{n:02d}", role=User.Role.AGENT, first_name=f"Agent {n}")
-        for n in range(20))
+    sites, site_info, contacts, agents = customers(now, policy)
     supervisor = User.objects.create(username="supervisor", role=User.Role.SUPERVISOR)
     Release.objects.create(name="2026", released=(now - timedelta(days=100)).date())
 
-    site_info = [(s, policy.calendar_for_country(s.country)) for s in sites]
     statuses = ([Case.Status.NEW] * 30 + [Case.Status.OPEN] * 20 + [Case.Status.WAITING] * 10
                 + [Case.Status.RESOLVED] * 35 + [Case.Status.CLOSED] * 5)
     t0 = time.perf_counter()
