@@ -25,10 +25,7 @@ from pathlib import Path
 import pytest
 from django.db import connection
 
-from desk import test_commands
 from desk.test_commands import TIMEOUT, free_port, slpdesk
-
-command_env = test_commands.command_env  # the fixture
 
 
 class Proxy:
