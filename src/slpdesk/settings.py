@@ -18,7 +18,7 @@ import os
 import secrets
 import tempfile
 from datetime import timedelta
-from email.utils import parseaddr
+from email.utils import getaddresses, parseaddr
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -77,11 +77,15 @@ def envchoice(name: str, default: str, choices: tuple[str, ...]) -> str:
 
 def envaddress(name: str, default: str, *, display_name: bool = True) -> str:
     """The variable ``name`` as one e-mail address (``support@example.com``, or with
-    ``display_name`` also ``Support <support@example.com>``)."""
+    ``display_name`` also ``Support <support@example.com>``, or
+    ``"Acme, Inc." <support@example.com>`` for a name with a comma)."""
     value = envstr(name, default)
     shown, address = parseaddr(value)
     local, _, domain = address.rpartition("@")
-    if (not local or not domain or "@" in local or any(c in value for c in "\r\n,;")
+    # One address: a comma may stand only inside a quoted display name
+    # ('"Acme, Inc. Support" <support@example.com>').
+    if (not local or not domain or "@" in local or any(c in value for c in "\r\n;")
+            or len(getaddresses([value])) != 1
             or any(c.isspace() for c in address) or (shown and not display_name)
             or (not shown and value.strip("<>") != address)):
         example = "support@example.com" + (" or 'Support <support@example.com>'"

@@ -11,6 +11,7 @@ from django.core.exceptions import ImproperlyConfigured
 
 from slpdesk.settings import (
     database_from_url,
+    envaddress,
     envbool,
     envint,
     envstr,
@@ -45,6 +46,22 @@ def test_it_reads_numbers_and_refuses_bad_ones(monkeypatch):
         envint("SLPDESK_N", 5, minimum=1)
     monkeypatch.delenv("SLPDESK_N")
     assert envint("SLPDESK_N", 5) == 5
+
+
+@pytest.mark.parametrize("value", ['"Acme, Inc. Support" <support@example.com>',
+                                   "Support <support@example.com>", "support@example.com"])
+def test_it_reads_one_address_with_or_without_a_name(monkeypatch, value):
+    monkeypatch.setenv("SLPDESK_A", value)
+    assert envaddress("SLPDESK_A", "x@example.com") == value
+
+
+@pytest.mark.parametrize("value", ["Acme, Inc. <support@example.com>",  # two, unquoted
+                                   "a@example.com, b@example.com", "a@example.com; b@example.com",
+                                   "not an address", "Support <support@example.com>\nBcc: x@y"])
+def test_it_refuses_anything_but_one_address(monkeypatch, value):
+    monkeypatch.setenv("SLPDESK_A", value)
+    with pytest.raises(ImproperlyConfigured, match="is not an e-mail address"):
+        envaddress("SLPDESK_A", "x@example.com")
 
 
 def test_it_reads_strings_with_a_default(monkeypatch):
