@@ -18,8 +18,14 @@ worker's batches, given per 30,000 cases) and ``simulate_year`` (the what-if
 simulator over the year, on every core). The targets print as PASS or MISSED;
 the run never fails on them.
 
-The comparison with django-helpdesk (``--peer``) is not built yet: every
-``peer_ms`` prints ``-``.
+With ``--peer`` (the default) the same shape is loaded into django-helpdesk in
+its own process (:mod:`desk_peer`, settings :mod:`peer_settings`: a SQLite file, or
+the database ``PEER_DATABASE_URL`` names, by default ``SLPDESK_DATABASE_URL``'s
+with ``_peer`` appended, which must exist and be empty) and its equivalents of the
+first five operations are timed over a pipe, interleaved: each round runs every
+operation on both desks, the first desk alternating from round to round. The
+other operations have no peer equivalent (``peer_ms=-``). ``--no-peer`` times
+slpdesk alone.
 
 ``--engine postgresql`` needs ``SLPDESK_DATABASE_URL`` naming an empty database.
 """
@@ -49,6 +55,7 @@ TARGETS = {  # op -> (ms, what)
     "recompute_30k": (15000, "under 15 s (2,000 cases/s)"),
     "simulate_year": (5000, "under 5 s"),
 }
+SEED = 20261129  # desk_load's, for both desks
 OPS = ("queue_all", "queue_open_by_due", "queue_by_priority", "case_page", "create_case",
        "report_year", "recompute_30k", "simulate_year")
 
@@ -59,7 +66,7 @@ def main() -> int:
     parser.add_argument("--cases", type=int, default=100_000)
     parser.add_argument("--engine", choices=["sqlite", "postgresql"], default="sqlite")
     parser.add_argument("--peer", action=argparse.BooleanOptionalAction, default=True,
-                        help="also time django-helpdesk (not built yet: peer_ms=-)")
+                        help="also time django-helpdesk, interleaved (default)")
     parser.add_argument("--rounds", type=int, default=20, help=argparse.SUPPRESS)
     parser.add_argument("--serve-report", help=argparse.SUPPRESS)  # the report's process
     args = parser.parse_args()
@@ -110,7 +117,7 @@ def run(args) -> int:
         return 2
     now = datetime.now(UTC).replace(microsecond=0)
     start = time.perf_counter()
-    data = load(args.cases, now)
+    data = load(args.cases, now, seed=SEED)
     print(f"slpdesk desk benchmark: Django {django.get_version()}, {connection.vendor}, "
           f"Python {sys.version.split()[0]}, {len(os.sched_getaffinity(0))} cores")
     print(f"{data['cases']:,} cases ({data['open']:,} open), {data['events']:,} events, "
@@ -151,9 +158,23 @@ def run(args) -> int:
         "create_case": create,
     }
     times: dict[str, list[float]] = {op: [] for op in OPS}
-    for _round in range(args.rounds):
-        for op, fn in web.items():
-            times[op].append(timed(fn))
+    peer_times: dict[str, list[float]] = {op: [] for op in web}
+    peer = start_peer(args, now, len(sites), data_dir=os.environ["SLPDESK_DATA_DIR"]) \
+        if args.peer else None
+    try:
+        for round_ in range(args.rounds):
+            for op, fn in web.items():
+                if peer is None:
+                    times[op].append(timed(fn))
+                elif round_ % 2 == 0:
+                    times[op].append(timed(fn))
+                    peer_times[op].append(peer.time(op))
+                else:
+                    peer_times[op].append(peer.time(op))
+                    times[op].append(timed(fn))
+    finally:
+        if peer is not None:
+            peer.close()
 
     year = (now - timedelta(days=365)).date(), now.date()
     report = subprocess.run(
@@ -194,14 +215,24 @@ def run(args) -> int:
 
     medians = {op: statistics.median(v) for op, v in times.items()}
     print()
+    peer_medians = {op: statistics.median(v) for op, v in peer_times.items() if v}
+    if peer is not None:
+        print(f"django-helpdesk {peer.version}: {peer.shape['cases']:,} tickets "
+              f"({peer.shape['open']:,} open), {peer.shape['events']:,} follow-ups "
+              f"({peer.shape['messages']:,} public) loaded in {peer.load_s:.0f} s")
     print(f"{'operation':<20} {'slpdesk ms':>12} {'peer ms':>9} {'rounds':>7}")
     for op in OPS:
-        print(f"{op:<20} {medians[op]:>12.1f} {'-':>9} {len(times[op]):>7}")
+        peer_ms = f"{peer_medians[op]:.1f}" if op in peer_medians else "-"
+        print(f"{op:<20} {medians[op]:>12.1f} {peer_ms:>9} {len(times[op]):>7}")
     print(f"(recompute_30k: {open_cases:,} open cases recomputed, scaled to 30,000; "
           f"report_year served by its own process)")
     print()
     for op in OPS:
-        print(f"op={op} slpdesk_ms={medians[op]:.1f} peer_ms=- speedup=-")
+        if op in peer_medians:
+            print(f"op={op} slpdesk_ms={medians[op]:.1f} peer_ms={peer_medians[op]:.1f} "
+                  f"speedup={peer_medians[op] / medians[op]:.1f}")
+        else:
+            print(f"op={op} slpdesk_ms={medians[op]:.1f} peer_ms=- speedup=-")
     print(f"report_peak_memory_mb={served['peak_mb']:.0f}")
     print(f"(report_year: the figures alone, from the stored facts in SQL, "
           f"{statistics.median(served['figures_ms']):.0f} ms; the rest is the page's charts "
@@ -212,8 +243,62 @@ def run(args) -> int:
     verdict = "PASS" if served["peak_mb"] < 200 else "MISSED"
     print(f"{verdict}: the process that served the report peaked at {served['peak_mb']:.0f} MB, "
           "target under 200 MB")
-    print("MISSED: create_case against django-helpdesk, the peer columns: not built yet")
+    if "create_case" in peer_medians:
+        ratio = peer_medians["create_case"] / medians["create_case"]
+        verdict = "PASS" if ratio >= 2 else "MISSED"
+        print(f"{verdict}: create_case {ratio:.1f}x faster than django-helpdesk's ticket "
+              "creation, target at least 2x")
+    else:
+        print("MISSED: create_case against django-helpdesk: not measured (--no-peer)")
     return 0
+
+
+class Peer:
+    """The django-helpdesk process (:mod:`desk_peer`), driven over a pipe."""
+
+    def __init__(self, env: dict, argv: list[str]) -> None:
+        start = time.perf_counter()
+        self.process = subprocess.Popen(argv, env=env, stdin=subprocess.PIPE,
+                                        stdout=subprocess.PIPE, text=True)
+        line = self.process.stdout.readline()
+        if not line:
+            raise SystemExit(f"bench desk: the django-helpdesk process failed "
+                             f"(exit {self.process.wait()})")
+        self.shape = json.loads(line)
+        self.load_s = time.perf_counter() - start
+        from importlib.metadata import version
+
+        self.version = version("django-helpdesk")
+
+    def time(self, op: str) -> float:
+        self.process.stdin.write(op + "\n")
+        self.process.stdin.flush()
+        line = self.process.stdout.readline()
+        if not line:
+            raise SystemExit(f"bench desk: the django-helpdesk process failed on {op}")
+        return json.loads(line)["ms"]
+
+    def close(self) -> None:
+        if self.process.poll() is None:
+            self.process.stdin.write("quit\n")
+            self.process.stdin.close()
+        self.process.wait()
+
+
+def start_peer(args, now: datetime, n_sites: int, data_dir: str) -> Peer:
+    """Load the same shape into django-helpdesk in its own process (see :mod:`desk_peer`)."""
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "peer_settings",
+           "PEER_MEDIA_ROOT": os.path.join(data_dir, "peer-media"),
+           "PYTHONPATH": os.pathsep.join(filter(None, [HERE, os.environ.get("PYTHONPATH")]))}
+    env.pop("PEER_SQLITE", None)
+    if args.engine == "sqlite":
+        env.pop("PEER_DATABASE_URL", None)
+        env["PEER_SQLITE"] = os.path.join(data_dir, "peer.sqlite3")
+    elif not env.get("PEER_DATABASE_URL"):
+        env["PEER_DATABASE_URL"] = os.environ["SLPDESK_DATABASE_URL"].rstrip("/") + "_peer"
+    return Peer(env, [sys.executable, os.path.join(HERE, "desk_peer.py"),
+                      "--cases", str(args.cases), "--sites", str(n_sites),
+                      "--now", now.isoformat(), "--seed", str(SEED)])
 
 
 def serve_report(job: dict) -> int:
