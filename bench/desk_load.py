@@ -26,6 +26,8 @@ from bench_simulate import PRIORITIES, PRIORITY_WEIGHTS, customers, story  # the
 
 #: Cases per bulk insert and per batch of SLA columns.
 CHUNK = 2000
+#: The local hours cases are received at (drawn uniformly: busy mornings).
+HOURS = (7, 8, 9, 9, 10, 10, 11, 13, 14, 15, 16, 17, 20)
 
 
 def load(n_cases: int, now: datetime, *, seed: int = 20261129, facts: bool = True,
@@ -89,7 +91,7 @@ def load(n_cases: int, now: datetime, *, seed: int = 20261129, facts: bool = Tru
         tz = get_zone(site.time_zone)
         day = now - timedelta(days=rng.randrange(1, 366))
         local = day.astimezone(tz)
-        hour = rng.choice((7, 8, 9, 9, 10, 10, 11, 13, 14, 15, 16, 17, 20))
+        hour = rng.choice(HOURS)
         received = local.replace(hour=hour, minute=rng.randrange(60), second=0,
                                  microsecond=0).astimezone(UTC)
         if received >= now:

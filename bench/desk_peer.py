@@ -26,12 +26,10 @@ import time
 from datetime import datetime, timedelta
 
 from bench_simulate import PRIORITIES, PRIORITY_WEIGHTS, story
+from desk_load import CHUNK, HOURS, PUBLIC
 
-CHUNK = 2000
-PUBLIC = ("responded", "status_update", "info_requested", "resolved", "customer_replied")
 DUE = {"P1": timedelta(hours=4), "P2": timedelta(days=1), "P3": timedelta(days=3),
        "P4": timedelta(days=10)}  # when a ticket is due, by its priority (helpdesk's due_date)
-HOURS = (7, 8, 9, 9, 10, 10, 11, 13, 14, 15, 16, 17, 20)
 
 
 def load(n_cases: int, n_sites: int, now: datetime, seed: int) -> dict:
@@ -50,7 +48,7 @@ def load(n_cases: int, n_sites: int, now: datetime, seed: int) -> dict:
         followups = []
         for ticket, events in zip(created, logs, strict=True):
             for at, type_, *_rest in events:
-                public = type_ in PUBLIC
+                public = type_ in PUBLIC or type_ == "customer_replied"
                 counts["messages"] += public
                 followups.append(FollowUp(ticket_id=ticket.pk, date=at, title=type_,
                                           comment=f"{type_} on {ticket.pk}" if public else "",
