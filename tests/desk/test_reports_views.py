@@ -123,10 +123,35 @@ def test_a_bad_period_falls_back_to_the_default_with_a_message(client, july):
     page = as_user(client, july.sue).get(reverse("reports:report"),
                                          {"from": "2026-07-31", "to": "2026-07-01"})
     assert page.status_code == 200
-    assert [str(m) for m in page.context["messages"]] == ["The period ends before it starts."]
+    assert [str(m) for m in page.context["messages"]] == [
+        "The period ends before it starts. Showing the default period, 2026-06-01 to "
+        "2026-08-14, instead."]
     # Default: this month and the two before it, in the viewer's zone (NOW is 14 Aug).
     period = page.context["period"]
     assert (period.first.isoformat(), period.last.isoformat()) == ("2026-06-01", "2026-08-14")
+
+
+def test_an_invalid_date_names_its_field_in_the_viewers_language(client, july):
+    july.sue.language = "sv"
+    july.sue.save()
+    page = as_user(client, july.sue).get(reverse("reports:report"),
+                                         {"from": "2026-13-45", "to": "2026-07-31"})
+    assert [str(m) for m in page.context["messages"]] == [
+        "Från: Fyll i ett giltigt datum. Visar standardperioden, 2026-06-01 till "
+        "2026-08-14, i stället."]
+
+
+@pytest.mark.parametrize("fmt", ["csv", "xlsx"])
+def test_an_export_of_a_bad_period_is_refused_not_replaced(client, july, fmt):
+    response = as_user(client, july.sue).get(
+        reverse("reports:export", args=["report", fmt]), {"from": "2026-07-31",
+                                                          "to": "2026-07-01"})
+    assert response.status_code == 400
+    assert response["Content-Type"] == "text/plain; charset=utf-8"
+    assert response.content.decode() == "The period ends before it starts."
+    # Nothing left over to show on the next page.
+    page = client.get(reverse("reports:report"), JULY)
+    assert list(page.context["messages"]) == []
 
 
 def test_case_lists_take_months_in_the_viewers_zone(client, july):

@@ -59,16 +59,24 @@ def lead_required(view):
 
 
 # ------------------------------------------------------------------ helpers
-def _period(request, now) -> tuple[PeriodForm, Period]:
+def _period(request, now, announce: bool = True) -> tuple[PeriodForm, Period]:
     tz = timezone.get_current_timezone()
     today = now.astimezone(tz).date()
     form = PeriodForm(request.GET if ("from" in request.GET or "to" in request.GET) else None,
                       today=today)
-    if form.is_bound and not form.is_valid():
-        messages.error(request, " ".join(str(e) for errs in form.errors.values()
-                                         for e in errs))
     first, last = form.period()
+    if announce and form.is_bound and not form.is_valid():
+        messages.error(request, " ".join([*period_errors(form), _(
+            "Showing the default period, %(first)s to %(last)s, instead.") % {
+                "first": first.isoformat(), "last": last.isoformat()}]))
     return form, Period(first, last, tz, timezone.get_current_timezone_name())
+
+
+def period_errors(form: PeriodForm) -> list[str]:
+    """A period form's errors, each field's prefixed with the field's label
+    ("From: Enter a valid date.")."""
+    return [str(e) if field == "__all__" else f"{form.fields[field].label}: {e}"
+            for field, errs in form.errors.items() for e in errs]
 
 
 def labels(policy, rows=()) -> dict[str, dict[str, str]]:
@@ -217,7 +225,11 @@ def export(request, what: str, fmt: str):
     if what not in ("report", "cases") or fmt not in ("csv", "xlsx"):
         raise Http404("no such export")
     now = timezone.now()
-    _form, period = _period(request, now)
+    form, period = _period(request, now, announce=False)
+    if form.is_bound and not form.is_valid():
+        # A file of another period than the one asked for would mislead: refuse.
+        return HttpResponse(" ".join(period_errors(form)), status=400,
+                            content_type="text/plain; charset=utf-8")
     stamp = f"{period.first.isoformat()}_{period.last.isoformat()}"
     if what == "report":
         result = _report(request, period, now)
