@@ -63,10 +63,10 @@ def _colour(priority: str, n: int) -> str:
     return PRIORITY_COLOURS.get(priority) or OTHER_COLOURS[n % len(OTHER_COLOURS)]
 
 
-def month_label(month: str, fmt: str = "M Y") -> str:
-    """``2026-07`` as ``Jul 2026`` in the active language."""
+def month_label(month: str, fmt: str | None = None) -> str:
+    """``2026-07`` as ``Jul 2026`` in the active language (Swedish: ``jul 2026``)."""
     y, m = (int(x) for x in month.split("-"))
-    return dateformat.format(date(y, m, 1), fmt)
+    return dateformat.format(date(y, m, 1), fmt or _("M Y"))
 
 
 def hours_label(seconds: float) -> str:
