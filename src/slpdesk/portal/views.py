@@ -36,6 +36,7 @@ from slpdesk.desk.publishing import week_text
 from slpdesk.desk.services import DeskError
 from slpdesk.mail import inbound
 from slpdesk.sla import SITE_ZONE, CalendarSpec, Policy
+from slpdesk.web.views import start_page
 
 from .forms import EscalateForm, NewCaseForm, ReopenForm, ReplyForm, UploadForm
 
@@ -53,7 +54,7 @@ def contact_required(view: Callable) -> Callable:
         if not user.is_authenticated:
             return redirect_to_login(request.get_full_path())
         if access.is_staff(user):
-            return redirect("console:queue")
+            return redirect(start_page(user))
         if not access.is_contact(user):
             raise PermissionDenied
         return view(request, *args, **kwargs)

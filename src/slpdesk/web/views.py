@@ -20,13 +20,20 @@ from . import errors
 from .forms import PreferencesForm
 
 
+def start_page(user) -> str:
+    """Where a user lands (the URL's name): executives and customer success managers
+    on the live board, the rest of the staff on the console's queue, customers and
+    partners on the portal."""
+    if access.is_staff(user):
+        return "reports:board" if user.role == user.Role.EXECUTIVE else "console:queue"
+    return "portal:home"
+
+
 def home(request):
-    """Staff go to the console's queue, customers and partners to the portal."""
+    """The start page of the user (:func:`start_page`); the log-in lands here."""
     if not request.user.is_authenticated:
         return redirect("login")
-    if access.is_staff(request.user):
-        return redirect("console:queue")
-    return redirect("portal:home")
+    return redirect(start_page(request.user))
 
 
 @login_required
