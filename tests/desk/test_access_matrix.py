@@ -30,8 +30,8 @@ from slpdesk.desk.models import (
     User,
 )
 
-OK, NOT_FOUND, FORBIDDEN, LOGIN, TO_CONSOLE, TO_PORTAL = (
-    "ok", "404", "403", "login", "to-console", "to-portal")
+OK, NOT_FOUND, FORBIDDEN, LOGIN, TO_CONSOLE, TO_PORTAL, TO_BOARD = (
+    "ok", "404", "403", "login", "to-console", "to-portal", "to-board")
 Role = User.Role
 
 
@@ -96,7 +96,9 @@ def portal_page(case_specific: bool):
     def expect(who: str) -> str:
         if who == "anonymous":
             return LOGIN
-        if who in WORKERS or who == "executive":
+        if who == "executive":  # executives land on the live board (issue 13)
+            return TO_BOARD
+        if who in WORKERS:
             return TO_CONSOLE
         if case_specific and who != "own customer":
             return NOT_FOUND
@@ -141,7 +143,9 @@ def logged_in(who: str) -> str:
 def front_door(who: str) -> str:
     if who == "anonymous":
         return LOGIN
-    return TO_CONSOLE if who in WORKERS or who == "executive" else TO_PORTAL
+    if who == "executive":  # executives land on the live board (issue 13)
+        return TO_BOARD
+    return TO_CONSOLE if who in WORKERS else TO_PORTAL
 
 
 def number(w: World) -> dict:
@@ -299,6 +303,8 @@ def _outcome(response) -> str:
             return TO_CONSOLE
         if target.rstrip("/").endswith("/portal"):
             return TO_PORTAL
+        if target.rstrip("/").endswith("/reports/board"):
+            return TO_BOARD
         return OK
     if response.status_code == 200:
         return OK
