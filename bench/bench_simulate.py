@@ -68,6 +68,20 @@ ZONES = [("US", "America/New_York"), ("US", "America/Los_Angeles"), ("GB", "Euro
          ("US", "America/Chicago")]
 PRIORITIES = ("P1", "P2", "P3", "P4")
 PRIORITY_WEIGHTS = (5, 20, 45, 30)
+#: Local hours at which cases arrive (office hours, some early and late).
+HOURS = (7, 8, 9, 9, 10, 10, 11, 13, 14, 15, 16, 17, 20)
+
+
+def received_at(rng: random.Random, zone: str, now: datetime) -> datetime:
+    """A receipt time in the year before ``now``, at a local hour of :data:`HOURS` in
+    ``zone`` (UTC), never later than three hours before ``now``."""
+    from slpdesk.sla import get_zone
+
+    day = now - timedelta(days=rng.randrange(1, 366))
+    received = day.astimezone(get_zone(zone)).replace(
+        hour=rng.choice(HOURS), minute=rng.randrange(60), second=0,
+        microsecond=0).astimezone(UTC)
+    return received if received < now else now - timedelta(hours=3)
 
 
 def customers(now: datetime, policy):
@@ -172,7 +186,6 @@ def build(n_cases: int, now: datetime) -> int:
         Escalation,
         PolicyVersion,
     )
-    from slpdesk.sla import get_zone
 
     rng = random.Random(20261129)
     version = PolicyVersion.objects.in_force(now - timedelta(days=400))
@@ -186,14 +199,7 @@ def build(n_cases: int, now: datetime) -> int:
     for n in range(1, n_cases + 1):
         k = rng.randrange(len(sites))
         site, calendar = site_info[k]
-        tz = get_zone(site.time_zone)
-        day = now - timedelta(days=rng.randrange(1, 366))
-        local = day.astimezone(tz)
-        hour = rng.choice((7, 8, 9, 9, 10, 10, 11, 13, 14, 15, 16, 17, 20))
-        received = local.replace(hour=hour, minute=rng.randrange(60), second=0,
-                                 microsecond=0).astimezone(UTC)
-        if received >= now:
-            received = now - timedelta(hours=3)
+        received = received_at(rng, site.time_zone, now)
         prio = rng.choices(PRIORITIES, PRIORITY_WEIGHTS)[0]
         events, status = story(rng, received, now, prio)
         assigned = next((e[2] for e in events if e[1] == "priority_assigned"), "")

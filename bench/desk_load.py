@@ -20,14 +20,19 @@ sample and compares every column.
 from __future__ import annotations
 
 import random
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
-from bench_simulate import PRIORITIES, PRIORITY_WEIGHTS, customers, story  # the shared shape
+from bench_simulate import (  # the shared shape
+    PRIORITIES,
+    PRIORITY_WEIGHTS,
+    customers,
+    received_at,
+    story,
+)
 
 #: Cases per bulk insert and per batch of SLA columns.
 CHUNK = 2000
 #: The local hours cases are received at (drawn uniformly: busy mornings).
-HOURS = (7, 8, 9, 9, 10, 10, 11, 13, 14, 15, 16, 17, 20)
 
 
 def load(n_cases: int, now: datetime, *, seed: int = 20261129, facts: bool = True,
@@ -42,7 +47,6 @@ def load(n_cases: int, now: datetime, *, seed: int = 20261129, facts: bool = Tru
         Message,
         PolicyVersion,
     )
-    from slpdesk.sla import get_zone
 
     rng = random.Random(seed)
     version = PolicyVersion.objects.in_force(now - timedelta(days=400))
@@ -88,14 +92,7 @@ def load(n_cases: int, now: datetime, *, seed: int = 20261129, facts: bool = Tru
     for n in range(1, n_cases + 1):
         k = rng.randrange(len(sites))
         site, calendar = site_info[k]
-        tz = get_zone(site.time_zone)
-        day = now - timedelta(days=rng.randrange(1, 366))
-        local = day.astimezone(tz)
-        hour = rng.choice(HOURS)
-        received = local.replace(hour=hour, minute=rng.randrange(60), second=0,
-                                 microsecond=0).astimezone(UTC)
-        if received >= now:
-            received = now - timedelta(hours=3)
+        received = received_at(rng, site.time_zone, now)
         prio = rng.choices(PRIORITIES, PRIORITY_WEIGHTS)[0]
         events, status = story(rng, received, now, prio)
         assigned = next((e[2] for e in events if e[1] == "priority_assigned"), "")

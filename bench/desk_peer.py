@@ -25,8 +25,8 @@ import sys
 import time
 from datetime import datetime, timedelta
 
-from bench_simulate import PRIORITIES, PRIORITY_WEIGHTS, story
-from desk_load import CHUNK, HOURS, PUBLIC
+from bench_simulate import HOURS, PRIORITIES, PRIORITY_WEIGHTS, story
+from desk_load import CHUNK, PUBLIC
 
 DUE = {"P1": timedelta(hours=4), "P2": timedelta(days=1), "P3": timedelta(days=3),
        "P4": timedelta(days=10)}  # when a ticket is due, by its priority (helpdesk's due_date)
