@@ -38,6 +38,7 @@ from slpdesk.desk.models import (
     User,
 )
 from slpdesk.sla import tools
+from slpdesk.webhooks.openapi import add_webhooks
 
 from . import errors, represent
 from .auth import TokenAuth, TokenRateThrottle
@@ -77,6 +78,7 @@ from .schemas import (
     TextIn,
     TriageIn,
 )
+from .webhooks import router as webhooks_router
 
 __all__ = ["api"]
 
@@ -95,6 +97,10 @@ request's language (`Accept-Language`, else the user's). 401 unauthenticated,
 409 a refusal of the case's state, 422 validation_error (with `errors`),
 429 rate_limited (with `Retry-After`).
 
+**Webhooks** (administrators, `/webhooks`) POST the events under `webhooks` in
+this document to your URL, signed: `Slpdesk-Signature: t=<unix>,v1=<hex HMAC-SHA256
+of "<t>.<raw body>">` with the subscription's secret (see the README).
+
 **Lists** are paged by an opaque cursor: pass `next_cursor` back as `cursor`
 (`page_size` at most 100).
 
@@ -104,7 +110,14 @@ same case (200 instead of 201, with `Idempotent-Replayed: true`); the same key
 with another body is a 422 `idempotency_key_reused`.
 """
 
-api = NinjaAPI(
+class DeskApi(NinjaAPI):
+    """The API, its OpenAPI document with the webhooks' payloads (3.1 ``webhooks``)."""
+
+    def get_openapi_schema(self, **kwargs):
+        return add_webhooks(super().get_openapi_schema(**kwargs))
+
+
+api = DeskApi(
     title="slpdesk API",
     version="1",
     description=DESCRIPTION,
@@ -115,6 +128,7 @@ api = NinjaAPI(
     openapi_url="/openapi.json",
 )
 errors.install(api)
+api.add_router("/webhooks", webhooks_router)
 
 MAX_PAGE = 100
 MAX_ID = 2**53  # far above any primary key; keeps integers inside every database's range

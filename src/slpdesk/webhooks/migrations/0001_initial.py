@@ -10,7 +10,7 @@ class Migration(migrations.Migration):
     initial = True
 
     dependencies = [
-        ('desk', '0013_alter_outbox_kind'),
+        ('desk', '0012_user_manager'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
