@@ -33,6 +33,7 @@ from datetime import UTC, datetime
 from django.core.serializers.json import DjangoJSONEncoder
 
 from slpdesk.api import represent
+from slpdesk.desk.models import User
 
 from .models import Delivery, Event, Webhook
 from .schemas import PAYLOADS
@@ -43,6 +44,18 @@ SYSTEM = represent.SYSTEM
 def iso(at: datetime) -> str:
     """ISO 8601 in UTC with a ``Z``: ``2026-03-02T14:05:00Z``."""
     return at.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def _in_utc(value):
+    """``value`` with every datetime in it in UTC (a case just changed holds the
+    caller's ``now`` as given, in any zone; the payload says UTC, as the API does)."""
+    if isinstance(value, datetime):
+        return value.astimezone(UTC)
+    if isinstance(value, dict):
+        return {k: _in_utc(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_in_utc(v) for v in value]
+    return value
 
 
 def listeners(event: str) -> list[int]:
@@ -63,7 +76,7 @@ def emit(event: str, data: dict | Callable[[], dict], *, now: datetime, case=Non
     if not hooks:
         return 0
     schema = PAYLOADS[event][0]
-    payload = schema.model_validate(data() if callable(data) else data).model_dump(
+    payload = schema.model_validate(_in_utc(data() if callable(data) else data)).model_dump(
         mode="json", by_alias=True)
     if "changes" in payload:  # only what changed
         payload["changes"] = {k: v for k, v in payload["changes"].items() if v is not None}
@@ -100,8 +113,6 @@ def case_updated(case, before: dict, *, now: datetime) -> int:
         if before[name] != after[name]:
             changes[name] = {"from": before[name], "to": after[name]}
     if before["assignee"] != after["assignee"]:
-        from slpdesk.desk.models import User
-
         people = User.objects.in_bulk([pk for pk in (before["assignee"], after["assignee"])
                                        if pk])
         changes["assignee"] = {

@@ -89,8 +89,7 @@ def resolve(host: str, port: int, *, allow_private: bool) -> str:
         addresses = [literal]
     else:
         try:
-            # A trailing dot: never completed with the resolver's search domains.
-            infos = socket.getaddrinfo(host.rstrip(".") + ".", port, type=socket.SOCK_STREAM)
+            infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
         except (socket.gaierror, UnicodeError) as exc:
             raise NetworkError(f"cannot resolve {host}: {exc}") from None
         addresses = [ipaddress.ip_address(info[4][0].split("%", 1)[0]) for info in infos]
