@@ -105,7 +105,7 @@ def delete_webhook(request, webhook_id: int = _id()):
 @router.get("/{webhook_id}/deliveries", response={200: list[DeliveryOut], **ERRORS},
             operation_id="list_webhook_deliveries",
             summary="A subscription's delivery log, newest first (administrators)")
-def list_deliveries(request, webhook_id: int = _id(),
+def list_webhook_deliveries(request, webhook_id: int = _id(),
                     limit: int = Query(50, ge=1, le=100)):
     hook = _hook(request, webhook_id)
     rows = (Delivery.objects.filter(webhook=hook).select_related("case").defer("body")

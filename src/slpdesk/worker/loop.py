@@ -72,9 +72,9 @@ def _inbound_step() -> Step | None:
 def default_steps() -> list[tuple[str, Step]]:
     found: list[tuple[str, Step]] = [
         ("outbox", steps_mod.handle_one_outbox),
-        ("webhooks", handle_one_webhook),
         ("sla", steps_mod.handle_one_sla_event),
         ("recompute", steps_mod.handle_one_recompute_batch),
+        ("webhooks", handle_one_webhook),
     ]
     inbound = _inbound_step()
     if inbound is not None:
