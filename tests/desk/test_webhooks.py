@@ -173,6 +173,24 @@ def test_nothing_is_written_and_one_query_is_made_when_nobody_listens(
     assert not Delivery.objects.exists()
 
 
+def test_the_subscriptions_are_read_once_per_transaction(cast, admins,
+                                                         django_assert_num_queries):
+    with transaction.atomic():
+        events.emit("case.created", {}, now=MON_9)
+        with django_assert_num_queries(0):
+            assert events.emit("case.resolved", {}, now=MON_9) == 0
+        # A subscription made in the same transaction is seen at once.
+        subscribe(admins[0], "https://hooks.example.com/", events=["policy.published"])
+        assert events.listeners("policy.published") == [Webhook.objects.get().pk]
+    # A savepoint rolled back takes its reading with it.
+    with transaction.atomic():
+        with transaction.atomic():
+            Webhook.objects.update(enabled=False)
+            assert events.listeners("policy.published") == []
+            transaction.set_rollback(True)
+        assert events.listeners("policy.published") == [Webhook.objects.get().pk]
+
+
 def test_a_disabled_subscription_gets_nothing(cast, admins):
     hook, _secret = subscribe(admins[0], "https://hooks.example.com/")
     manage.update(hook, actor=admins[0], now=MON_9, enabled=False)

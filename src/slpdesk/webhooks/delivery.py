@@ -33,7 +33,7 @@ from slpdesk.mail import outbound
 from slpdesk.worker import claims
 
 from . import transport
-from .events import iso
+from .events import forget_listeners, iso
 from .models import Delivery, Webhook
 
 PENDING = Claimable.State.PENDING
@@ -144,7 +144,10 @@ def attempt(row: Delivery, now: datetime, ctx) -> None:
             ctx.warn(f"webhook {row.uuid} to {hook.url} failed: {error}")
         Webhook.objects.filter(pk=hook.pk, failing_since__isnull=True).update(
             failing_since=now)
-        hook.refresh_from_db()
+        try:
+            hook.refresh_from_db()
+        except Webhook.DoesNotExist:  # removed meanwhile (with its deliveries)
+            return
         reason = ""
         if status == 410:
             reason = "the receiver answered 410 Gone"
@@ -162,6 +165,7 @@ def disable(hook: Webhook, reason: str, *, now: datetime) -> None:
     if Webhook.objects.filter(pk=hook.pk, enabled=True).update(
             enabled=False, disabled_at=now, disabled_reason=reason[:300]) != 1:
         return
+    forget_listeners()
     link = (settings.SLPDESK_SITE_URL + reverse("console:webhook", kwargs={"pk": hook.pk})
             if settings.SLPDESK_SITE_URL else "")
     for admin in User.objects.filter(role=User.Role.ADMIN, is_active=True).order_by("pk"):

@@ -3,8 +3,8 @@ makes the change, inside its transaction (like the mail outbox), so a change
 that rolls back sends nothing and a committed change has its deliveries.
 
 Cheap when nobody listens: one SELECT of the enabled subscriptions (a handful
-of rows), and nothing more when none wants the event; else the payload is built
-once and one INSERT writes a delivery per subscription. The body is stored as
+of rows) per transaction, and nothing more when none wants the event; else the
+payload is built once and one INSERT writes a delivery per subscription. The body is stored as
 it will be sent (the same bytes and ``id`` on every attempt).
 
 Where each event comes from (one place each):
@@ -31,6 +31,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 from django.core.serializers.json import DjangoJSONEncoder
+from django.db import connection, transaction
 
 from slpdesk.api import represent
 from slpdesk.desk.models import User
@@ -58,10 +59,44 @@ def _in_utc(value):
     return value
 
 
+class _Listeners:
+    """The enabled subscriptions and their events, read once per transaction: valid
+    while the ``on_commit`` hook registered with them is pending (a commit clears
+    it; a rollback, of the transaction or of the savepoint it was read in, drops
+    the hook and so the reading). Outside a transaction, read every time."""
+
+    def __init__(self, rows):
+        self.rows = rows
+
+    def __call__(self):  # the on_commit hook
+        if getattr(connection, _ATTR, None) is self:
+            setattr(connection, _ATTR, None)
+
+
+_ATTR = "slpdesk_webhook_listeners"
+
+
+def _subscriptions() -> list[tuple[int, list]]:
+    cached = getattr(connection, _ATTR, None)
+    if cached is not None and connection.in_atomic_block and any(
+            entry[1] is cached for entry in connection.run_on_commit):
+        return cached.rows
+    rows = list(Webhook.objects.filter(enabled=True).values_list("pk", "events"))
+    if connection.in_atomic_block:
+        cached = _Listeners(rows)
+        setattr(connection, _ATTR, cached)
+        transaction.on_commit(cached)
+    return rows
+
+
+def forget_listeners() -> None:
+    """A subscription changed in this transaction: read them again."""
+    setattr(connection, _ATTR, None)
+
+
 def listeners(event: str) -> list[int]:
     """The enabled subscriptions that want ``event``."""
-    return [pk for pk, events in Webhook.objects.filter(enabled=True)
-            .values_list("pk", "events") if event in events]
+    return [pk for pk, events in _subscriptions() if event in events]
 
 
 def emit(event: str, data: dict | Callable[[], dict], *, now: datetime, case=None) -> int:

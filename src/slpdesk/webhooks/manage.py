@@ -16,6 +16,7 @@ from slpdesk.desk.models import Claimable
 from slpdesk.desk.services import DeskError
 
 from . import transport
+from .events import forget_listeners
 from .models import Delivery, Event, Webhook
 
 SECRET_PREFIX = "whsec_"
@@ -87,6 +88,7 @@ def create(*, url: str, events, description: str = "", actor, now: datetime
     hook = Webhook.objects.create(url=clean_url(url), events=clean_events(events),
                                   description=clean_description(description), secret=secret,
                                   created_at=now, created_by=actor)
+    forget_listeners()
     return hook, secret
 
 
@@ -113,6 +115,7 @@ def update(hook: Webhook, *, actor, now: datetime, url: str | None = None, event
         fields += ["enabled", "disabled_at", "disabled_reason", "failing_since"]
     if fields:
         hook.save(update_fields=fields)
+        forget_listeners()
     return hook
 
 
@@ -128,6 +131,7 @@ def delete(hook: Webhook, *, actor) -> None:
     """Remove the subscription with its deliveries."""
     _require_admin(actor)
     hook.delete()
+    forget_listeners()
 
 
 def resend(delivery: Delivery, *, actor, now: datetime) -> bool:

@@ -58,8 +58,11 @@ class Delivery(Claimable):
     same bytes and the same ``id``), and what the last attempt got back."""
 
     uuid = models.UUIDField(_("delivery id"), unique=True)
+    # No database constraint: a subscription removed while a change is being written
+    # (its listeners read a moment before) must not make that change fail at COMMIT; the
+    # delivery is then an orphan the worker never picks (deletes cascade here, in Django).
     webhook = models.ForeignKey(Webhook, models.CASCADE, related_name="deliveries",
-                                verbose_name=_("webhook"))
+                                verbose_name=_("webhook"), db_constraint=False)
     event = models.CharField(_("event"), max_length=40, choices=Event.choices)
     # Deliveries of one case go out in order (a later one waits for the earlier).
     case = models.ForeignKey(Case, models.SET_NULL, null=True, blank=True, related_name="+",
