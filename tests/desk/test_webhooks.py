@@ -13,9 +13,12 @@ import hashlib
 import hmac
 import json
 import socket
+import ssl
+import subprocess
 import threading
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 import pytest
 from django.db import transaction
@@ -44,9 +47,10 @@ class Receiver:
     """An HTTP server on 127.0.0.1 that records every request (raw body bytes and
     headers) and answers with the next status of ``answers`` (then 200)."""
 
-    def __init__(self):
+    def __init__(self, tls=None):
         self.requests: list[dict] = []
         self.answers: list[int] = []
+        self.server_names: list[str | None] = []
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -65,6 +69,11 @@ class Receiver:
                 pass
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        if tls is not None:  # (certificate, key): HTTPS, recording the TLS server names
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.load_cert_chain(*tls)
+            context.sni_callback = lambda sock, name, ctx: self.server_names.append(name)
+            self.server.socket = context.wrap_socket(self.server.socket, server_side=True)
         self.port = self.server.server_address[1]
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
@@ -153,6 +162,23 @@ def test_it_posts_a_signed_delivery_the_receiver_can_verify(cast, admins, receiv
     assert row.response_excerpt == "answer 1: 200"
     assert row.duration_ms is not None
     assert work(send_at) is False
+
+
+def test_the_readme_receiver_example_verifies_a_delivery(cast, admins, receiver, open_net):
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    code = readme.split("**Verifying a delivery**", 1)[1].split("```python\n", 1)[1]
+    namespace: dict = {}
+    exec(code.split("```", 1)[0], namespace)  # noqa: S102 - our own README's example
+    _hook, secret = subscribe(admins[0], receiver.url())
+    case = open_case(cast)
+    work(MON_9)
+    request = receiver.requests[0]
+    event = namespace["verify"](secret, request["headers"], request["raw"], tolerance=10**9)
+    assert event["data"]["case"]["number"] == case.number
+    with pytest.raises(ValueError, match="bad signature"):
+        namespace["verify"](secret, request["headers"], request["raw"] + b" ", tolerance=10**9)
+    with pytest.raises(ValueError, match="too old"):
+        namespace["verify"](secret, request["headers"], request["raw"])  # sent in March
 
 
 def test_a_wrong_secret_does_not_verify(cast, admins, receiver, open_net):
@@ -536,6 +562,55 @@ def test_with_private_allowed_it_connects_to_the_checked_address_under_the_name(
     assert Delivery.objects.get().state == DONE
     assert lookups == ["rebind.example.com"]
     assert receiver.requests[0]["headers"]["Host"] == f"rebind.example.com:{receiver.port}"
+
+
+def resolve_to_loopback(monkeypatch, *names):
+    real = socket.getaddrinfo
+
+    def fake(host, *args, **kwargs):
+        return real("127.0.0.1" if host in names else host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", fake)
+
+
+@pytest.fixture
+def tls_receiver(tmp_path, monkeypatch):
+    """An HTTPS receiver whose self-signed certificate names hooks.test only, trusted
+    as a certificate authority for the test (SSL_CERT_FILE)."""
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+                    "-subj", "/CN=hooks.test", "-addext", "subjectAltName=DNS:hooks.test",
+                    "-keyout", str(key), "-out", str(cert)], check=True, capture_output=True,
+                   timeout=60)
+    monkeypatch.setenv("SSL_CERT_FILE", str(cert))
+    resolve_to_loopback(monkeypatch, "hooks.test", "other.test")
+    r = Receiver(tls=(cert, key))
+    yield r
+    r.close()
+
+
+def test_https_goes_to_the_checked_address_with_the_name_for_tls(cast, admins, tls_receiver,
+                                                                 settings):
+    settings.SLPDESK_WEBHOOKS_ALLOW_HTTP = False
+    settings.SLPDESK_WEBHOOKS_ALLOW_PRIVATE = True
+    _hook, secret = subscribe(admins[0], f"https://hooks.test:{tls_receiver.port}/in")
+    open_case(cast)
+    work(MON_9)
+    assert Delivery.objects.get().state == DONE
+    assert tls_receiver.server_names == ["hooks.test"]
+    assert tls_receiver.requests[0]["headers"]["Host"] == f"hooks.test:{tls_receiver.port}"
+    verify(secret, tls_receiver.requests[0])
+
+
+def test_https_refuses_a_certificate_for_another_name(cast, admins, tls_receiver, settings):
+    settings.SLPDESK_WEBHOOKS_ALLOW_PRIVATE = True
+    subscribe(admins[0], f"https://other.test:{tls_receiver.port}/in")
+    open_case(cast)
+    work(MON_9)
+    row = Delivery.objects.get()
+    assert (row.state, row.response_status) == (PENDING, None)
+    assert row.last_error == "SSLError: hostname 'other.test' doesn't match 'hooks.test'"
+    assert tls_receiver.requests == []
 
 
 def test_localhost_is_delivered_with_both_flags(cast, admins, receiver, open_net):
