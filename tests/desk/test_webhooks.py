@@ -432,6 +432,18 @@ def test_after_two_days_it_gives_up_disables_and_mails_the_administrators(
     assert work(t0 + timedelta(days=3)) is False
 
 
+def test_a_worker_that_was_down_gives_up_late_events_but_disables_nothing(
+        cast, admins, receiver, open_net):
+    hook, _secret = subscribe(admins[0], receiver.url())
+    open_case(cast)
+    receiver.answers = [503]
+    work(MON_9 + timedelta(days=3))  # the first attempt, three days after the event
+    row = Delivery.objects.get()
+    assert (row.state, row.last_error) == (FAILED, "gave up after 1 attempt: HTTP 503")
+    hook.refresh_from_db()
+    assert hook.enabled is True and hook.failing_since == MON_9 + timedelta(days=3)
+
+
 def test_410_gone_disables_at_once(cast, admins, receiver, open_net):
     hook, _secret = subscribe(admins[0], receiver.url())
     open_case(cast)

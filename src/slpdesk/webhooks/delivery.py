@@ -11,9 +11,11 @@
   address the guards refuse fail at once, without retry.
 * One case's deliveries to one subscription go out in order: a delivery waits
   while an earlier one of the same case is still pending (retrying).
-* A subscription that keeps failing is disabled: a delivery given up after
-  two days, a failure when its failures began two days ago, or a 410 Gone; its
-  administrators are mailed (in their language, through the outbox).
+* A subscription that keeps failing is disabled: a failure two days or more
+  after its first failure since the last success (so a delivery given up after
+  two days of retries), or a 410 Gone; its administrators are mailed (in their
+  language, through the outbox). A worker that was not running for days
+  disables nothing by itself: the two days count from the first failure.
 """
 
 from __future__ import annotations
@@ -138,7 +140,8 @@ def attempt(row: Delivery, now: datetime, ctx) -> None:
             ctx.warn(f"webhook {row.uuid} to {hook.url}: {error}; trying again")
         else:
             if retry:
-                error = f"gave up after {attempts} attempts: {error}"
+                error = (f"gave up after {attempts} attempt{'' if attempts == 1 else 's'}: "
+                         f"{error}")
             claims.finish(row, name=ctx.name, now=now, state=Claimable.State.FAILED,
                           error=error)
             ctx.warn(f"webhook {row.uuid} to {hook.url} failed: {error}")
@@ -151,9 +154,7 @@ def attempt(row: Delivery, now: datetime, ctx) -> None:
         reason = ""
         if status == 410:
             reason = "the receiver answered 410 Gone"
-        elif retry and now >= give_up_at:
-            reason = f"a delivery failed for two days ({error})"
-        elif now - hook.failing_since >= DISABLE_AFTER:
+        elif now - hook.failing_since >= DISABLE_AFTER:  # (not a worker that was down)
             reason = f"deliveries have failed since {iso(hook.failing_since)} ({error})"
         if reason and hook.enabled:
             disable(hook, reason, now=now)
