@@ -21,7 +21,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
-from django.db import transaction
+from django.db import connection, transaction
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from desk.conftest import ny
@@ -197,6 +198,28 @@ def test_nothing_is_written_and_one_query_is_made_when_nobody_listens(
         assert events.emit("case.created", lambda: pytest.fail("built"), now=MON_9) == 0
     open_case(cast)
     assert not Delivery.objects.exists()
+
+
+def _queries(call) -> list[str]:
+    events.forget_listeners()  # as at the start of a transaction of its own
+    with CaptureQueriesContext(connection) as ctx:
+        call()
+    return [q["sql"] for q in ctx.captured_queries
+            if not q["sql"].upper().startswith(("SAVEPOINT", "RELEASE SAVEPOINT"))]
+
+
+def test_opening_a_case_costs_one_select_more_and_one_insert_for_all_listeners(
+        cast, admins):
+    open_case(cast, title="warm")  # the shipped policy version is stored by the first
+    subscribe(admins[0], "https://a.example.com/", events=["case.resolved"])
+    nobody = _queries(lambda: open_case(cast, title="y"))
+    assert sum('FROM "webhooks_webhook"' in q for q in nobody) == 1
+    assert not any("webhooks_delivery" in q for q in nobody)
+    subscribe(admins[0], "https://b.example.com/")
+    subscribe(admins[1], "https://c.example.com/")
+    two = _queries(lambda: open_case(cast, title="z"))
+    assert sum(q.startswith('INSERT INTO "webhooks_delivery"') for q in two) == 1
+    assert Delivery.objects.count() == 2
 
 
 def test_the_subscriptions_are_read_once_per_transaction(cast, admins,
