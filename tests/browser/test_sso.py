@@ -18,7 +18,7 @@ from playwright.sync_api import expect
 pytest.importorskip("oauth2_provider", reason="django-oauth-toolkit (the test extra) "
                     "runs the test provider")
 
-from browser.conftest import log_in  # noqa: E402
+from browser.conftest import log_in, screenshot  # noqa: E402
 
 TESTS = Path(__file__).resolve().parents[1]
 CLIENT_ID, CLIENT_SECRET = "slpdesk-desk", "a-client-secret-for-the-tests-only"
@@ -110,9 +110,11 @@ def people(transactional_db):
             "unverified": unverified, "former": former}
 
 
-def sign_in_with_provider(page, live_server, who: str, button: str = f"Sign in with {NAME}"):
-    """From the desk's log-in page through the provider's log-in form."""
-    page.goto(f"{live_server.url}/login/")
+def sign_in_with_provider(page, live_server, who: str, button: str = f"Sign in with {NAME}",
+                          start: str = "/login/"):
+    """From the desk's log-in page (or the page at ``start``, which sends there) through
+    the provider's log-in form."""
+    page.goto(f"{live_server.url}{start}")
     page.get_by_role("link", name=button).click()
     page.fill("input[name=username]", who)
     page.fill("input[name=password]", IDP_PASSWORD)
@@ -131,6 +133,7 @@ def test_the_login_page_offers_the_provider_in_the_browser_language(
     page = browser.new_context(locale=lang).new_page()
     page.goto(f"{live_server.url}/login/")
     expect(page.get_by_role("link", name=text)).to_have_attribute("href", "/login/sso/")
+    screenshot(page, f"login-sso-{lang}")
 
 
 def test_without_single_sign_on_there_is_no_button(page, live_server, sso, settings):
@@ -186,8 +189,9 @@ def test_a_customer_is_matched_to_their_account_by_e_mail(page, live_server, sso
 
     from slpdesk.desk.models import User
 
-    sign_in_with_provider(page, live_server, "idp.customer")  # address in other letter case
-    expect(page).to_have_url(f"{live_server.url}/portal/")
+    # the address in other letter case; a page asked for before the log-in comes after it
+    sign_in_with_provider(page, live_server, "idp.customer", start="/portal/cases/")
+    expect(page).to_have_url(f"{live_server.url}/portal/cases/")
     expect(page.locator(".usernav a[href='/preferences/']")).to_have_text("ellen")
     assert User.objects.count() == 4  # nobody created
     people["ellen"].refresh_from_db()

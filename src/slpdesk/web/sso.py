@@ -261,8 +261,7 @@ class LoginForm(AuthenticationForm):
         try:
             return super().clean()
         except ValidationError:
-            user = User.objects.filter(
-                username__iexact=self.cleaned_data.get("username") or "").first()
+            user = User.objects.filter(username=self.cleaned_data.get("username")).first()
             if (user is not None and staff_must_use_sso(user)
                     and user.check_password(self.cleaned_data.get("password") or "")):
                 raise ValidationError(
