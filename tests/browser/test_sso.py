@@ -121,16 +121,26 @@ def sign_in_with_provider(page, live_server, who: str, button: str = f"Sign in w
     page.get_by_role("button", name="Sign in at the provider").click()
 
 
-def swedish(browser):
-    return browser.new_context(locale="sv-SE").new_page()
+@pytest.fixture
+def page_in(browser):
+    """A page in a browser whose language is ``lang`` (closed after the test)."""
+    contexts = []
+
+    def open_page(lang: str):
+        contexts.append(browser.new_context(locale=lang))
+        return contexts[-1].new_page()
+
+    yield open_page
+    for context in contexts:
+        context.close()
 
 
 # ----------------------------------------------------------------- the button
 @pytest.mark.parametrize("lang, text", [("en-GB", "Sign in with Test IdP"),
                                         ("sv-SE", "Logga in med Test IdP")])
 def test_the_login_page_offers_the_provider_in_the_browser_language(
-        browser, live_server, sso, lang, text):
-    page = browser.new_context(locale=lang).new_page()
+        page_in, live_server, sso, lang, text):
+    page = page_in(lang)
     page.goto(f"{live_server.url}/login/")
     expect(page.get_by_role("link", name=text)).to_have_attribute("href", "/login/sso/")
     screenshot(page, f"login-sso-{lang}")
@@ -207,12 +217,12 @@ def test_a_customer_is_matched_to_their_account_by_e_mail(page, live_server, sso
     ("sv-SE", "Det finns inget konto för stranger@elsewhere.test här. Be din "
               "organisations tekniska kontakt eller supporten att lägga till dig."),
 ])
-def test_an_unknown_customer_is_refused(browser, live_server, sso, people, lang, text):
+def test_an_unknown_customer_is_refused(page_in, live_server, sso, people, lang, text):
     from axes.models import AccessAttempt
 
     from slpdesk.desk.models import User
 
-    page = browser.new_context(locale=lang).new_page()
+    page = page_in(lang)
     button = "Logga in med Test IdP" if lang == "sv-SE" else "Sign in with Test IdP"
     sign_in_with_provider(page, live_server, "idp.stranger", button)
     expect(page).to_have_url(f"{live_server.url}/login/")
@@ -220,6 +230,19 @@ def test_an_unknown_customer_is_refused(browser, live_server, sso, people, lang,
     assert not User.objects.filter(email__iexact="stranger@elsewhere.test").exists()
     # a refusal counts for the address in the lock-out, like a wrong password
     assert [a.failures_since_start for a in AccessAttempt.objects.all()] == [1]
+
+
+def test_a_locked_address_cannot_sign_in_through_the_provider_either(page, live_server, sso,
+                                                                     people):
+    from axes.models import AccessAttempt
+
+    AccessAttempt.objects.create(  # 50 failed log-ins from this address just now
+        username="someone", ip_address="127.0.0.1", user_agent="x", http_accept="*/*",
+        path_info="/login/", get_data="", post_data="", failures_since_start=50)
+    sign_in_with_provider(page, live_server, "idp.customer")
+    expect(page.get_by_role("heading", name="Log-in locked for a while")).to_be_visible()
+    page.goto(f"{live_server.url}/portal/")
+    expect(page).to_have_url(f"{live_server.url}/login/?next=/portal/")
 
 
 def test_an_allowed_domain_joins_that_organisation(page, live_server, sso, people):
@@ -237,8 +260,8 @@ def test_an_allowed_domain_joins_that_organisation(page, live_server, sso, peopl
     ("sv-SE", "Din e-postadress är inte bekräftad hos Test IdP. Bekräfta den där och "
               "logga sedan in igen."),
 ])
-def test_an_unverified_address_is_refused(browser, live_server, sso, people, lang, text):
-    page = browser.new_context(locale=lang).new_page()
+def test_an_unverified_address_is_refused(page_in, live_server, sso, people, lang, text):
+    page = page_in(lang)
     button = "Logga in med Test IdP" if lang == "sv-SE" else "Sign in with Test IdP"
     sign_in_with_provider(page, live_server, "idp.unverified", button)
     expect(page).to_have_url(f"{live_server.url}/login/")
@@ -250,10 +273,10 @@ def test_an_unverified_address_is_refused(browser, live_server, sso, people, lan
     ("en-GB", "Staff sign in with Test IdP: use the button below."),
     ("sv-SE", "Personalen loggar in med Test IdP: använd knappen nedan."),
 ])
-def test_staff_password_log_in_can_be_switched_off(browser, live_server, sso, people,
+def test_staff_password_log_in_can_be_switched_off(page_in, live_server, sso, people,
                                                    lang, text):
     sso(SLPDESK_OIDC_STAFF_PASSWORD_LOGIN="off")
-    page = browser.new_context(locale=lang).new_page()
+    page = page_in(lang)
     log_in(page, live_server, "kim", "desk-pass-1")
     expect(page).to_have_url(f"{live_server.url}/login/")
     expect(page.get_by_role("alert")).to_have_text(text)

@@ -39,7 +39,7 @@ from django.contrib.auth import views as auth_views
 from django.contrib.auth.backends import ModelBackend
 from django.contrib.auth.forms import AuthenticationForm
 from django.core.exceptions import SuspiciousOperation, ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.http import Http404
 from django.shortcuts import redirect
 from django.urls import reverse
@@ -111,7 +111,7 @@ def _groups(value) -> set[str]:
     return set()
 
 
-def match_user(config, claims: dict) -> User:
+def match_user(config, claims: dict, *, again: bool = True) -> User:
     """The account the provider's ``claims`` open (created or its role updated as the
     module's rules say), or :class:`Refused` with a translated reason."""
     name = config.name
@@ -137,6 +137,8 @@ def match_user(config, claims: dict) -> User:
             raise Refused(_("Your account is switched off. Ask an administrator."))
         if user.is_support_staff():
             if role and user.role != role:
+                log.info("sso: user %s's role %s -> %s (groups at the provider)", user.pk,
+                         user.role, role)
                 user.role = role
                 user.save(update_fields=["role"])
             elif not role and config.role_map:
@@ -152,7 +154,12 @@ def match_user(config, claims: dict) -> User:
         raise Refused(_("There is no account for %(email)s here. Ask your organisation's "
                         "technical contact or the support team to add you.")
                       % {"email": email})
-    return _create(email, claims, role or User.Role.CUSTOMER, organisation)
+    try:
+        return _create(email, claims, role or User.Role.CUSTOMER, organisation)
+    except IntegrityError:  # the same person's sign-in in another tab created it just now
+        if not again:
+            raise
+        return match_user(config, claims, again=False)
 
 
 def _create(email: str, claims: dict, role: str, organisation) -> User:
