@@ -35,7 +35,7 @@ def main() -> None:
     from django.core.wsgi import get_wsgi_application
     from oauth2_provider.models import Application
 
-    call_command("migrate", verbosity=0, interactive=False)
+    call_command("migrate", run_syncdb=True, verbosity=0, interactive=False)
     Application.objects.create(
         name="slpdesk", client_id=client_id, client_secret=client_secret,
         client_type=Application.CLIENT_CONFIDENTIAL,

@@ -57,3 +57,6 @@ OAUTH2_PROVIDER = {
 LOGGING = {"version": 1, "disable_existing_loggers": False,
            "handlers": {"stderr": {"class": "logging.StreamHandler"}},
            "root": {"handlers": ["stderr"], "level": "WARNING"}}
+# Tables straight from the models (no migration history): the provider starts in a moment.
+MIGRATION_MODULES = {app: None for app in ("auth", "contenttypes", "sessions",
+                                           "oauth2_provider")}
