@@ -160,6 +160,44 @@ def _holiday_set_problem(country: str, subdiv: str | None, categories) -> str:
     return ""
 
 
+@lru_cache(maxsize=256)
+def holiday_language(country: str, language: str | None) -> str | None:
+    """The ``holidays`` package's name for ``language`` (``"sv"``, ``"en"``; a
+    Django language code) in ``country``'s holiday set, or None for the set's own
+    default language: the exact code, else the first regional variant (``en`` ->
+    ``en_US``, ``sv`` -> ``sv_FI``). A set whose default already is that language
+    keeps its default (England's bank holidays stay ``en_GB``)."""
+    if not language:
+        return None
+    base = language.replace("-", "_").split("_")[0].lower()
+    try:
+        found = holidays_lib.country_holidays(country, years=())
+    except (NotImplementedError, KeyError, ValueError):
+        return None
+    default = (getattr(found, "default_language", None) or "").split("_")[0].lower()
+    if default == base:
+        return None
+    supported = tuple(getattr(found, "supported_languages", ()) or ())
+    if base in supported:
+        return base
+    return next((code for code in supported if code.lower().startswith(base + "_")), None)
+
+
+def public_holidays(spec: CalendarSpec, years, language: str | None = None
+                    ) -> list[tuple[date, str]]:
+    """The public holidays of ``spec``'s holiday set in ``years`` (the same dates the
+    engine closes, :meth:`BusinessCalendar._closed_days`), oldest first, named in
+    ``language`` where the holiday data has that language and in its own default
+    language where not (US holidays have no Swedish names)."""
+    if not spec.holiday_country:
+        return []
+    found = holidays_lib.country_holidays(
+        spec.holiday_country, subdiv=spec.holiday_subdiv, years=years,
+        categories=spec.holiday_categories or None,
+        language=holiday_language(spec.holiday_country, language))
+    return sorted(found.items())
+
+
 def _position_us(table, s: int, us: int) -> int:
     """Business microseconds from the start of ``table`` to the instant ``s`` + ``us``."""
     starts, ends, cum, cum_end = table
