@@ -163,24 +163,25 @@ def _holiday_set_problem(country: str, subdiv: str | None, categories) -> str:
 @lru_cache(maxsize=256)
 def holiday_language(country: str, language: str | None) -> str | None:
     """The ``holidays`` package's name for ``language`` (``"sv"``, ``"en"``; a
-    Django language code) in ``country``'s holiday set, or None for the set's own
-    default language: the exact code, else the first regional variant (``en`` ->
-    ``en_US``, ``sv`` -> ``sv_FI``). A set whose default already is that language
-    keeps its default (England's bank holidays stay ``en_GB``)."""
-    if not language:
-        return None
-    base = language.replace("-", "_").split("_")[0].lower()
+    Django language code) in ``country``'s holiday set: the exact code, else the
+    first regional variant (``en`` -> ``en_US``, ``sv`` -> ``sv_FI``), else the set's
+    own default language (US holidays have no Swedish names). Never None for a known
+    set: left to itself the package guesses from the process's locale."""
     try:
         found = holidays_lib.country_holidays(country, years=())
     except (NotImplementedError, KeyError, ValueError):
         return None
-    default = (getattr(found, "default_language", None) or "").split("_")[0].lower()
-    if default == base:
-        return None
+    default = getattr(found, "default_language", None)
+    if not language:
+        return default
+    base = language.replace("-", "_").split("_")[0].lower()
+    if default and default.split("_")[0].lower() == base:
+        return default  # England's bank holidays stay en_GB for any English
     supported = tuple(getattr(found, "supported_languages", ()) or ())
     if base in supported:
         return base
-    return next((code for code in supported if code.lower().startswith(base + "_")), None)
+    return next((code for code in supported if code.lower().startswith(base + "_")),
+                default)
 
 
 def public_holidays(spec: CalendarSpec, years, language: str | None = None
