@@ -68,6 +68,16 @@ def test_the_live_board_updates_in_place_and_can_be_paused(page, live_server, de
     expect(live.locator(f"tr[data-case='{number}']").first).to_contain_text(
         "Renamed while the board watched", timeout=15_000)
     assert page.evaluate("window.stillThisPage") is True
+    # When the counts change, the new ones are said politely (a live status region).
+    announce = page.locator("#board-announce")
+    expect(announce).to_have_attribute("aria-live", "polite")
+    expect(announce).to_have_text("")
+    before = live.get_attribute("data-summary")
+    Case.objects.filter(number=number).update(status=Case.Status.RESOLVED)
+    expect(live.locator(f"tr[data-case='{number}']")).to_have_count(0, timeout=15_000)
+    expect(announce).to_have_text(live.get_attribute("data-summary"))
+    assert live.get_attribute("data-summary") != before
+    assert page.evaluate("window.stillThisPage") is True
 
     # Paused: the timer beats on, but nothing is fetched and nothing changes.
     pause.click()
