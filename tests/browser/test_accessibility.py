@@ -2,8 +2,9 @@
 page of the portal, the console and the reports, in English and in Swedish, finds no
 critical and no serious violation (WCAG 2.x A/AA rules and axe's best practices).
 
-One browser; per language one context for the log-in page and the customer, and one
-for the staff member, who walk the pages in turn. axe-core comes from PyPI
+One browser; per language one context for the log-in page and the customer (the
+case list and a case also on a 390 px phone), and one for the staff member, who walk
+the pages in turn. axe-core comes from PyPI
 (axe-playwright-python ships axe.min.js; nothing is fetched at run time).
 """
 
@@ -66,6 +67,9 @@ def test_every_main_page_has_no_critical_or_serious_violation(browser, live_serv
     _visit(page, f"{base}{case}", "portal case", language, found)
     _visit(page, f"{base}/portal/updates/", "portal updates", language, found)
     _visit(page, f"{base}/preferences/", "preferences", language, found)
+    page.set_viewport_size({"width": 390, "height": 844})  # a phone: the lists as cards
+    _visit(page, f"{base}/portal/cases/?show=all", "portal cases at 390 px", language, found)
+    _visit(page, f"{base}{case}", "portal case at 390 px", language, found)
     context.close()
 
     context = browser.new_context(locale=locale, viewport=size)
