@@ -68,6 +68,12 @@ def test_the_live_board_updates_in_place_and_can_be_paused(page, live_server, de
     expect(live.locator(f"tr[data-case='{number}']").first).to_contain_text(
         "Renamed while the board watched", timeout=15_000)
     assert page.evaluate("window.stillThisPage") is True
+    # A keyboard user keeps their place: the focused link has focus after an update.
+    link = live.locator(f"tr[data-case='{number}'] a").first
+    link.focus()
+    shown = live.get_attribute("data-generated")
+    expect(live).not_to_have_attribute("data-generated", shown, timeout=15_000)
+    expect(live.locator(f"tr[data-case='{number}'] a").first).to_be_focused()
     # When the counts change, the new ones are said politely (a live status region).
     announce = page.locator("#board-announce")
     expect(announce).to_have_attribute("aria-live", "polite")

@@ -48,7 +48,15 @@
         if (!fresh) throw new Error("no board in the answer");
         var before = live.getAttribute("data-summary");
         var after = fresh.getAttribute("data-summary");
+        // Keep a keyboard user's place: the link that had focus gets it back.
+        var focused = live.contains(document.activeElement) ?
+          document.activeElement.getAttribute("href") : null;
         live.innerHTML = fresh.innerHTML;
+        if (focused) {
+          var again = Array.prototype.find.call(live.querySelectorAll("a[href]"),
+            function (a) { return a.getAttribute("href") === focused; });
+          if (again) again.focus();
+        }
         live.setAttribute("data-generated", fresh.getAttribute("data-generated"));
         live.setAttribute("data-summary", after);
         if (after !== before) announce.textContent = after;
