@@ -15,7 +15,6 @@ from collections import defaultdict
 from datetime import UTC
 from functools import wraps
 
-import holidays as holidays_lib
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -44,7 +43,7 @@ from slpdesk.desk.models import (
     User,
     validate_time_zone,
 )
-from slpdesk.sla import SITE_ZONE, compile_calendar
+from slpdesk.sla import SITE_ZONE, compile_calendar, public_holidays
 from slpdesk.sla.policy import Text
 
 from . import forms
@@ -669,13 +668,9 @@ def _calendar_rows(policy, year: int, zone: str, now, closures) -> list[dict]:
             hours.append((WEEKDAYS[wd], [(a.strftime("%H:%M"), "24:00" if b.hour == 0 and
                                           b.minute == 0 else b.strftime("%H:%M"))
                                          for a, b in spans]))
-        public = []
-        if spec.holiday_country:
-            # As the engine compiles them (BusinessCalendar._closed_days).
-            found = holidays_lib.country_holidays(
-                spec.holiday_country, subdiv=spec.holiday_subdiv, years=year,
-                categories=spec.holiday_categories or None)
-            public = sorted(found.items())
+        # As the engine compiles them, named in the viewer's language where the
+        # holiday data has it (issue 13).
+        public = public_holidays(spec, year, translation.get_language())
         stored = [c for c in by_calendar.get(name, []) if c.date.year == year]
         in_effect = [c.date for c in by_calendar.get(name, []) if c.removed_at is None]
         site_zone = spec.zone == SITE_ZONE
