@@ -191,7 +191,7 @@ def delete_view(request, pk: int):
     saved = _editable(request, pk)
     saved.delete()
     messages.success(request, _("The view “%(name)s” is deleted.") % {"name": saved.name})
-    return redirect("console:queue")
+    return redirect(_back(request))
 
 
 # ----------------------------------------------------------------- polls
