@@ -10,8 +10,12 @@
   var KEY = "slpdesk.queue";  // the queue's case numbers, for j/k on a case page
 
   function every(seconds, run) {
-    // Runs while the tab is shown; a hidden tab asks nothing.
+    // Runs while the tab is shown (a hidden tab asks nothing), and at once when the
+    // tab is shown again.
     setInterval(function () { if (!document.hidden) { run(); } }, seconds * 1000);
+    document.addEventListener("visibilitychange", function () {
+      if (!document.hidden) { run(); }
+    });
   }
 
   function csrf() {
