@@ -11,30 +11,19 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
-from desk.conftest import UTC, ny
+from desk.conftest import NOW, UTC, ny
 from slpdesk.desk import services
 from slpdesk.desk.models import Case, CaseEvent, Message, SavedView, User
 
 Role = User.Role
-NOW = ny(2026, 7, 8, 10, 0)  # Wednesday 10:00 in New York
 MON_9 = ny(2026, 7, 6, 9, 0)
 
 
 @pytest.fixture
-def clock(monkeypatch):
-    state = SimpleNamespace(now=NOW)
-    monkeypatch.setattr("django.utils.timezone.now", lambda: state.now)
-    return state
-
-
-@pytest.fixture
-def team(cast, clock):
-    def user(name, role):
-        return User.objects.create_user(name, f"{name}@vendor.example", "pw", role=role,
-                                        first_name=name.title())
-    return SimpleNamespace(sam=cast.sam, tom=user("tom", Role.AGENT),
-                           sue=user("sue", Role.SUPERVISOR), max=user("max", Role.MANAGER),
-                           eve=user("eve", Role.EXECUTIVE), ada=user("ada", Role.ADMIN))
+def tom(team):
+    """A second agent beside Sam."""
+    return User.objects.create_user("tom", "tom@vendor.example", "pw", role=Role.AGENT,
+                                    first_name="Tom")
 
 
 def receive(cast, *, priority="P3", at=MON_9, title="Posts wrong") -> Case:
@@ -88,12 +77,12 @@ def test_an_agent_saves_the_queue_with_its_filters_order_and_columns(client, cas
     assert 'aria-current="page">Urgent P1' in html
 
 
-def test_a_personal_view_is_its_owners_alone(client, cast, team):
+def test_a_personal_view_is_its_owners_alone(client, cast, team, tom):
     _save(as_user(client, cast.sam))
     saved = SavedView.objects.get()
-    page = as_user(client, team.tom).get(reverse("console:queue"))
+    page = as_user(client, tom).get(reverse("console:queue"))
     assert page.context["saved_views"] == []
-    for user in (team.tom, team.sue, team.ada):
+    for user in (tom, team.sue, team.ada):
         as_user(client, user)
         edit = client.post(reverse("console:edit_view", args=[saved.pk]),
                            {"name": "Mine now", "view": "all", "status": "open"})
@@ -104,10 +93,10 @@ def test_a_personal_view_is_its_owners_alone(client, cast, team):
 
 
 def test_a_shared_view_is_for_all_staff_and_changed_by_its_owner_a_supervisor_or_admin(
-        client, cast, team):
+        client, cast, team, tom):
     _save(as_user(client, cast.sam), shared="1")
     saved = SavedView.objects.get()
-    for user in (team.tom, team.max, team.eve):
+    for user in (tom, team.max, team.eve):
         page = as_user(client, user).get(reverse("console:queue"))
         assert [r["view"] for r in page.context["saved_views"]] == [saved]
         assert [r["editable"] for r in page.context["saved_views"]] == [False]
@@ -290,15 +279,15 @@ def test_bulk_is_for_staff_who_work_cases_and_needs_the_form_token(client, cast,
 
 # ------------------------------------------------------------------ the poll
 def test_the_poll_counts_the_queues_cases_new_or_changed_since_the_page(client, cast, team,
-                                                                        clock):
+                                                                        tom, clock):
     old_p1, old_p3 = receive(cast, priority="P1"), receive(cast)
     page = as_user(client, cast.sam).get(reverse("console:queue"))
     since = page.context["since"]
     assert since == NOW.isoformat()
     later = NOW + timedelta(minutes=1)
-    receive(cast, priority="P2", at=later)                        # new, unassigned: counts
-    services.assign(old_p1, team.tom, actor=team.tom, now=later)  # leaves "Needs me"
-    services.add_note(old_p3, "Seen", actor=team.tom, now=later)  # changed: counts
+    receive(cast, priority="P2", at=later, title="Licence")       # new, unassigned: counts
+    services.assign(old_p1, tom, actor=tom, now=later)  # leaves "Needs me"
+    services.add_note(old_p3, "Seen", actor=tom, now=later)  # changed: counts
     clock.now = later + timedelta(seconds=5)
     poll = client.get(reverse("console:queue_changes"), {"since": since})
     assert poll.json() == {"count": 2, "text": "2 cases are new or changed."}
@@ -306,6 +295,10 @@ def test_the_poll_counts_the_queues_cases_new_or_changed_since_the_page(client, 
     poll = client.get(reverse("console:queue_changes"),
                       {"since": since, "view": "all", "priority": "P1"})
     assert poll.json() == {"count": 1, "text": "1 case is new or changed."}
+    # With words: the cases they find (the new case's title has none of them).
+    poll = client.get(reverse("console:queue_changes"),
+                      {"since": since, "view": "all", "q": "wrong"})
+    assert poll.json() == {"count": 2, "text": "2 cases are new or changed."}
     assert client.get(reverse("console:queue_changes"),
                       {"since": "yesterday"}).json() == {
         "error": "The time to look from is not valid."}
@@ -397,3 +390,22 @@ def test_ones_own_changes_and_forms_without_a_stamp_are_not_held(client, cast, t
     assert client.post(reverse("console:request_info", args=[case.number]),
                        {"body": "Logs?"}).status_code == 302
     assert Message.objects.filter(case=case).count() == 4
+
+
+# ------------------------------------------------------------------ shortcuts
+@pytest.mark.parametrize("language, title, line", [
+    ("en", "Keyboard shortcuts", "Assign the case to me"),
+    ("sv", "Kortkommandon", "Tilldela mig ärendet"),
+])
+def test_the_queue_and_the_case_page_list_their_shortcuts(client, cast, team, language,
+                                                           title, line):
+    case = receive(cast)
+    cast.sam.language = language
+    cast.sam.save()
+    as_user(client, cast.sam)
+    for address in (reverse("console:queue"), reverse("console:case", args=[case.number])):
+        html = client.get(address).content.decode()
+        dialog = html[html.index('<dialog id="shortcuts-help"'):html.index("</dialog>")]
+        assert f'<h2 id="shortcuts-title">{title}</h2>' in dialog
+        assert line in dialog
+        assert '<script src="/static/slpdesk/console.js" defer></script>' in html
