@@ -13,7 +13,7 @@ from django.urls import reverse
 
 from desk.conftest import NOW, UTC, ny
 from slpdesk.desk import services
-from slpdesk.desk.models import Case, CaseEvent, Message, SavedView, User
+from slpdesk.desk.models import Case, CaseEvent, CasePresence, Message, SavedView, User
 
 Role = User.Role
 MON_9 = ny(2026, 7, 6, 9, 0)
@@ -334,6 +334,7 @@ def test_an_agent_sees_who_else_has_the_case_open_and_who_is_writing(client, cas
     clock.now = NOW + timedelta(seconds=41)
     got = sue.post(reverse("console:presence", args=[case.number])).json()
     assert (got["others"], got["text"]) == ([], "")
+    assert list(CasePresence.objects.values_list("user__username", flat=True)) == ["sue"]
 
 
 def test_presence_is_for_staff_only(client, cast, team):

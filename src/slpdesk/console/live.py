@@ -25,7 +25,7 @@ from django.utils.translation import ngettext
 from django.views.decorators.http import require_GET, require_POST
 
 from slpdesk.desk import access, presence, services
-from slpdesk.desk.models import Case, PolicyVersion, SavedView, User
+from slpdesk.desk.models import PolicyVersion, SavedView, User
 
 from . import forms
 from .views import (
@@ -214,8 +214,7 @@ def changes(request):
         return JsonResponse({"error": _("The time to look from is not valid.")}, status=400)
     policy = PolicyVersion.objects.in_force(now).load()
     f = queue_filters(request.GET, request.user, policy)
-    count = Case.objects.filter(pk__in=filtered_ids(request.user, f, now).order_by(),
-                                updated_at__gt=since).count()
+    count = filtered_ids(request.user, f, now).filter(updated_at__gt=since).order_by().count()
     return JsonResponse({
         "count": count,
         "text": ngettext("%(count)d case is new or changed.",

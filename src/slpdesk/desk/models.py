@@ -1110,7 +1110,7 @@ class SavedView(models.Model):
 class CasePresence(models.Model):
     """Who has a case open and who is writing on it (issue 13 item 5): the case page
     records its viewer on load and on each poll; a row older than the poll's
-    expiry no longer counts and is deleted at the next poll of that case."""
+    expiry no longer counts and is deleted at the next poll of any case."""
 
     case = models.ForeignKey(Case, models.CASCADE, related_name="+", verbose_name=_("case"))
     user = models.ForeignKey(settings.AUTH_USER_MODEL, models.CASCADE, related_name="+",

@@ -1,7 +1,8 @@
 """Who else is on a case (issue 13 item 5): the case page records its viewer when it
 is drawn and on each light poll, with the time the viewer last typed in a composer.
-A row counts for :data:`VIEWING_SECONDS` (typing for :data:`TYPING_SECONDS`); older
-rows of the case are deleted at its next poll. Staff only: the console's pages are."""
+A row counts for :data:`VIEWING_SECONDS` (typing for :data:`TYPING_SECONDS`); every
+poll deletes the rows gone past that, so the table holds only the viewers of now.
+Staff only: the console's pages are."""
 
 from __future__ import annotations
 
@@ -31,9 +32,9 @@ def record(case: Case, user: User, now: datetime, *, typing: bool = False) -> No
 
 def others(case: Case, user: User, now: datetime) -> list[dict]:
     """The other people with ``case`` open, by name, with whether they are writing;
-    forgets the case's viewers gone longer than the expiry."""
+    forgets every viewer gone longer than the expiry (of any case)."""
     gone = now - timedelta(seconds=VIEWING_SECONDS)
-    CasePresence.objects.filter(case=case, seen_at__lt=gone).delete()
+    CasePresence.objects.filter(seen_at__lt=gone).delete()
     typing_since = now - timedelta(seconds=TYPING_SECONDS)
     rows = (CasePresence.objects.filter(case=case, seen_at__gte=gone).exclude(user=user)
             .select_related("user").order_by("user__first_name", "user__username"))
