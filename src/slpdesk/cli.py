@@ -367,32 +367,27 @@ def cmd_import(args) -> int:
 
     from .imports import cases
 
-    spool = None
-    if args.file == "-":  # read twice (check, then write): kept in a temporary file
-        spool = tempfile.NamedTemporaryFile(prefix="slpdesk-import-", suffix=".jsonl")
-        while chunk := sys.stdin.buffer.read(1 << 20):
-            spool.write(chunk)
-        spool.flush()
-        path = Path(spool.name)
-    else:
-        path = Path(args.file)
-        try:
-            with open(path, "rb"):
-                pass
-        except OSError as exc:
-            raise UsageError(f"{args.file}: cannot read: {exc.strerror or exc}") from None
-    _django_ready(database="ready")
-    from django.utils import timezone
+    with tempfile.NamedTemporaryFile(prefix="slpdesk-import-", suffix=".jsonl") as spool:
+        if args.file == "-":  # read twice (check, then write): kept in a temporary file
+            while chunk := sys.stdin.buffer.read(1 << 20):
+                spool.write(chunk)
+            spool.flush()
+            path = Path(spool.name)
+        else:
+            path = Path(args.file)
+            try:
+                with open(path, "rb"):
+                    pass
+            except OSError as exc:
+                raise UsageError(f"{args.file}: cannot read: {exc.strerror or exc}") from None
+        _django_ready(database="ready")
+        from django.utils import timezone
 
-    from .reports.commands import progress_bar
+        from .reports.commands import progress_bar
 
-    try:
         with progress_bar(args.progress, desc="importing") as (total, update):
             result = cases.import_file(path, cases.default_base(args.file), timezone.now(),
                                        dry_run=args.dry_run, progress=update, total=total)
-    finally:
-        if spool is not None:
-            spool.close()
     if result.problems:
         for number, reason in result.problems:
             print(f"line {number}: {reason}".replace("\n", " "), file=sys.stderr)
