@@ -44,6 +44,9 @@ from slpdesk.sla.tools import InputError, parse_replay_document
 
 #: Cases written per batch of bulk inserts (and per call of ``store_sla``).
 BATCH = 500
+#: What an event of each type must carry.
+NEEDS = {"received": "priority", "priority_assigned": "priority", "classified": "kind",
+         "resolved": "resolution"}
 #: Events whose public message (at the same instant) they stand for.
 MESSAGE_EVENTS = {"responded": True, "status_update": True, "info_requested": True,
                   "customer_replied": False}
@@ -168,13 +171,14 @@ class Checker:
         return self.users[key]
 
     # --------------------------------------------------------------- a line
-    def check(self, number: int, text: str, *, schema_checked: bool = False) -> Plan:
-        """The :class:`Plan` of line ``number``; raises :class:`BadLine`."""
+    def check(self, number: int, text: str, *, checked: bool = False) -> Plan:
+        """The :class:`Plan` of line ``number``; raises :class:`BadLine`. ``checked``: the
+        line passed the schema and the replay before (the writing pass)."""
         try:
             doc = json.loads(text)
         except (ValueError, RecursionError) as exc:
             raise BadLine(f"not JSON: {exc}") from None
-        if not schema_checked and (problem := schema_error(doc)):
+        if not checked and (problem := schema_error(doc)):
             raise BadLine(problem)
         external_id = doc["external_id"]
         if external_id in self.seen and self.seen[external_id] != number:
@@ -220,6 +224,9 @@ class Checker:
         except (InputError, CalendarError) as exc:
             raise BadLine(str(exc)) from None
         for n, event in enumerate(events):
+            needs = NEEDS.get(event.type)
+            if needs and not getattr(event, needs):
+                raise BadLine(f"events[{n}]: a {event.type} event needs a {needs}")
             if event.at > self.now:
                 raise BadLine(f"events[{n}].at: {doc['events'][n]['at']} is in the future")
         received_at = self._instant(doc["received_at"], tz, "received_at")
@@ -238,11 +245,12 @@ class Checker:
 
         if calendar not in self.closed:
             self.closed[calendar] = CalendarClosure.dates(calendar)
-        try:
-            cal = CalendarClosure.compiled(policy, calendar, zone, self.closed[calendar])
-            replay(events, policy, cal, self.now, calendar_name=calendar)
-        except (ReplayError, ValueError) as exc:
-            raise BadLine(f"events: {exc}") from None
+        if not checked:
+            try:
+                cal = CalendarClosure.compiled(policy, calendar, zone, self.closed[calendar])
+                replay(events, policy, cal, self.now, calendar_name=calendar)
+            except (ReplayError, ValueError) as exc:
+                raise BadLine(f"events: {exc}") from None
         actors = []
         for n, raw in enumerate(doc["events"]):
             actors.append(self._person(raw["actor_email"], org, org_name, contact, False,
@@ -435,7 +443,7 @@ def import_file(path: Path, base: Path, now: datetime, *, dry_run: bool = False,
     try:
         with transaction.atomic():
             for number, text in lines(path):
-                plan = checker.check(number, text, schema_checked=True)
+                plan = checker.check(number, text, checked=True)
                 if plan.external_id in existing:
                     continue
                 batch.append(plan)
