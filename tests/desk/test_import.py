@@ -5,6 +5,7 @@ import io
 import json
 import sys
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
@@ -17,6 +18,7 @@ from slpdesk.desk.models import (
     Attachment,
     Case,
     CaseEvent,
+    Message,
     Organisation,
     Outbox,
     PolicyVersion,
@@ -400,3 +402,37 @@ def test_every_bad_line_is_reported(cast, clock, capsys, tmp_path):
     code, out, err = run(capsys, path)
     assert (code, out, len(err)) == (2, [], 4)
     assert [e.split(":")[0] for e in err[:3]] == ["line 2", "line 3", "line 5"]
+
+
+def test_a_failure_while_writing_leaves_nothing(cast, clock, tmp_path, monkeypatch, settings):
+    # Two batches of one case; the second fails after the first was written and its
+    # file stored: neither case, nor its rows, nor the file remains.
+    from django.db import transaction
+
+    media = tmp_path / "media"
+    settings.MEDIA_ROOT = str(media)
+    monkeypatch.setattr(importer, "BATCH", 1)
+    calls = []
+    real = services.store_sla
+
+    def failing(cases, now, *args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:
+            raise RuntimeError("the disk is full")
+        return real(cases, now, *args, **kwargs)
+
+    monkeypatch.setattr(services, "store_sla", failing)
+    docs = [line(attachments=[{"name": "a.txt", "content": base64.b64encode(b"a").decode()}]),
+            line(external_id="old-2")]
+    path = write(tmp_path, *docs)
+    with pytest.raises(RuntimeError, match="the disk is full"), transaction.atomic():
+        importer.import_file(Path(path), tmp_path, clock.now)
+    assert not Case.objects.exists() and not Attachment.objects.exists()
+    assert not CaseEvent.objects.exists() and not Message.objects.exists()
+    assert [p for p in media.rglob("*") if p.is_file()] == []
+
+
+def test_progress_goes_to_standard_error(cast, clock, capsys, tmp_path):
+    code, out, err = run(capsys, write(tmp_path, line(), line(external_id="b")), "--progress")
+    assert (code, out) == (0, ["imported 2 cases, skipped 0"])
+    assert "importing:" in "\n".join(err) and "/2 [" in "\n".join(err)  # tqdm: done/total
