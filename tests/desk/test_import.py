@@ -348,6 +348,10 @@ BAD = [
      "line 2: site: a site to create needs country and time_zone"),
     ("contact", line(external_id="b", contact_email="olga@example.com"),
      "line 2: contact_email: 'Acme Tooling' has no contact 'olga@example.com'"),
+    ("contact elsewhere", line(external_id="b", contact_email="olga@example.com",
+                               create=True),
+     "line 2: contact_email: 'olga@example.com' is the address of a user outside "
+     "'Acme Tooling'; no second account is made for it"),
     ("author", line(external_id="b", messages=[{"at": "2026-07-06T10:00:00-04:00",
                                                 "author_email": "olga@example.com",
                                                 "public": True, "body": "Hi"}]),

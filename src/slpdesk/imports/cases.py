@@ -322,6 +322,14 @@ class Checker:
         if not create:
             raise BadLine(f"contact_email: {org_name!r} has no contact {email!r} (give "
                           "\"create\": true to add them as an inactive contact)")
+        return self._new_person(email, org_name, "contact_email")
+
+    def _new_person(self, email: str, org_name: str, what: str) -> Person:
+        """A contact the import creates; never a second account for an address that is
+        already a user's (of another organisation, or of support in another role)."""
+        if self.people(email):
+            raise BadLine(f"{what}: {email!r} is the address of a user outside "
+                          f"{org_name!r}; no second account is made for it")
         self.new_people.add((org_name, email.casefold()))
         return Person(email)
 
@@ -345,8 +353,7 @@ class Checker:
         if not create:
             raise BadLine(f"{what}: no member of support or of {org_name!r} has the address "
                           f"{email!r}")
-        self.new_people.add((org_name, email.casefold()))
-        return Person(email)
+        return self._new_person(email, org_name, what)
 
     def _file(self, n: int, raw: dict, tz, received_at: datetime, org_name: str):
         from django.conf import settings
