@@ -190,3 +190,34 @@ def test_zendesk_without_users_or_organisations(cast, clock, capsys):
     assert docs[0]["messages"][0]["author_email"] == "zendesk-user-601@zendesk.invalid"
     code, docs, err = convert(capsys, "zendesk", str(ZENDESK / "nope.json"))
     assert code == 2 and err[0].startswith("slpdesk: error: ") and "cannot read" in err[0]
+
+
+def test_django_helpdesk_on_postgresql_reads_the_same(capsys, tmp_path, helpdesk_db):
+    """The same django-helpdesk data in PostgreSQL (a database of its own beside the
+    test database, dropped afterwards) converts to the same lines."""
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        pytest.skip("PostgreSQL only (SLPDESK_DATABASE_URL)")
+    import psycopg
+
+    db = connection.settings_dict
+    name = f"{db['NAME']}_helpdesk"
+    auth = db["USER"] + (f":{db['PASSWORD']}" if db["PASSWORD"] else "")
+    server = f"postgres://{auth}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}"
+    with psycopg.connect(f"{server}/postgres", autocommit=True) as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}"')
+        admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        env = dict(os.environ, DJANGO_SETTINGS_MODULE="peer_settings",
+                   PEER_DATABASE_URL=f"{server}/{name}",
+                   PYTHONPATH=os.pathsep.join([str(ROOT / "bench"), str(HERE)]))
+        done = subprocess.run([sys.executable, str(HERE / "helpdesk_world.py")], env=env,
+                              capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, done.stderr
+        from_postgres = convert(capsys, "django-helpdesk", f"{server}/{name}")
+    finally:
+        with psycopg.connect(f"{server}/postgres", autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}"')
+    assert from_postgres == convert(capsys, "django-helpdesk", f"sqlite:///{helpdesk_db}")
+    assert len(from_postgres[1]) == 3
