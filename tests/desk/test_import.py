@@ -403,9 +403,12 @@ def test_a_bad_line_is_reported_and_nothing_imported(cast, clock, capsys, tmp_pa
 
 def test_every_bad_line_is_reported(cast, clock, capsys, tmp_path):
     path = write(tmp_path, line(), "[]", line(external_id="b", site="X"), "", "{")
+    with open(path, "ab") as fh:
+        fh.write(b'{"title": "caf\xe9"}\n')
     code, out, err = run(capsys, path)
-    assert (code, out, len(err)) == (2, [], 4)
-    assert [e.split(":")[0] for e in err[:3]] == ["line 2", "line 3", "line 5"]
+    assert (code, out, len(err)) == (2, [], 5)
+    assert [e.split(":")[0] for e in err[:4]] == ["line 2", "line 3", "line 5", "line 6"]
+    assert err[3] == "line 6: not UTF-8 text"
 
 
 def test_a_failure_while_writing_leaves_nothing(cast, clock, tmp_path, monkeypatch, settings):

@@ -396,14 +396,15 @@ class Checker:
 
 
 # ------------------------------------------------------------------ the file
-def lines(path: Path) -> Iterator[tuple[int, str]]:
-    """``(number, text)`` of every line that is not blank (numbered from 1)."""
+def lines(path: Path) -> Iterator[tuple[int, str | None]]:
+    """``(number, text)`` of every line that is not blank (numbered from 1); the text
+    is None for a line that is not UTF-8."""
     with open(path, "rb") as fh:
         for number, raw in enumerate(fh, 1):
             try:
                 text = raw.decode("utf-8")
             except UnicodeDecodeError:
-                yield number, "\x00not UTF-8"
+                yield number, None
                 continue
             if text.strip():
                 yield number, text
@@ -426,7 +427,7 @@ def check_file(path: Path, base: Path, now: datetime) -> tuple[Result, set[str]]
     checker = Checker(now, base)
     ids = []
     for number, text in lines(path):
-        if text == "\x00not UTF-8":
+        if text is None:
             result.problems.append((number, "not UTF-8 text"))
             continue
         try:
