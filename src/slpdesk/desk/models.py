@@ -670,6 +670,10 @@ class Case(models.Model):
     # False for a case opened by an e-mail the desk's own mail server did not verify
     # (slpdesk.mail.auth): agents see "sender not verified" before they act.
     sender_verified = models.BooleanField(_("sender verified"), default=True)
+    # The case's id in the system it was imported from (``slpdesk import``), unique so
+    # that an import run again skips it; null for a case opened in this desk.
+    external_id = models.CharField(_("external id"), max_length=100, unique=True, null=True,
+                                   blank=True, editable=False)
 
     objects = CaseQuerySet.as_manager()
 
