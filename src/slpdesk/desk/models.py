@@ -614,6 +614,17 @@ class Case(models.Model):
                                              blank=True)
     resolution_target = models.IntegerField(_("resolution target (seconds)"), null=True,
                                             blank=True)
+    # A response or resolution clock that started and has not stopped: the business
+    # seconds it did not count (pauses) and, while paused, since when; the report
+    # counts its business time at ``now`` as replay does (null for other clocks).
+    response_paused = models.IntegerField(_("response clock paused (seconds)"), null=True,
+                                          blank=True)
+    response_paused_since = models.DateTimeField(_("response clock paused since"),
+                                                 null=True, blank=True)
+    resolution_paused = models.IntegerField(_("resolution clock paused (seconds)"),
+                                            null=True, blank=True)
+    resolution_paused_since = models.DateTimeField(_("resolution clock paused since"),
+                                                   null=True, blank=True)
     updates_owed = models.PositiveIntegerField(_("status updates owed"), default=0)
     updates_missed = models.PositiveIntegerField(_("status updates missed"), default=0)
     update_open_due = models.DateTimeField(_("status update overdue after"), null=True,

@@ -26,7 +26,7 @@ and no event may follow.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from .calendar import BusinessCalendar
@@ -73,6 +73,11 @@ class ClockState:
     remaining_seconds: int | None
     target_seconds: int | None = None
     missed: int | None = None  # next_update only
+    # A clock that started and has not stopped counts ``between(started, paused_since
+    # or now) - paused_seconds`` (what the reports store to count it at a later now;
+    # not part of the state's value).
+    paused_seconds: int = field(default=0, compare=False, repr=False)
+    paused_since: datetime | None = field(default=None, compare=False, repr=False)
 
     @property
     def is_live(self) -> bool:
@@ -229,15 +234,17 @@ class _Clock:
             due = None if not_applicable else self.due_at_stop
             return ClockState(state, self.started, due, self.stopped, used, None, target, missed)
         used = self.counted(now, cal)
+        paused, since = self.paused_seconds, self.paused_since
         if not_applicable:
             return ClockState("not_applicable", self.started, None, None, used, None, target,
-                              missed)
-        if self.paused_since is not None:
+                              missed, paused, since)
+        if since is not None:
             return ClockState("paused", self.started, None, None, used, target - used, target,
-                              missed)
+                              missed, paused, since)
         due = self.due(target, cal)
         state, remaining = live_clock(due, target, now, cal, fraction)
-        return ClockState(state, self.started, due, None, used, remaining, target, missed)
+        return ClockState(state, self.started, due, None, used, remaining, target, missed,
+                          paused)
 
 
 def replay(events, policy: Policy, calendar: BusinessCalendar, now: datetime,
