@@ -673,6 +673,16 @@ class Case(models.Model):
             models.Index(fields=["status", "queue_due", "received_at", "id"],
                          name="case_queue_status"),
             models.Index(fields=["queue_due", "received_at", "id"], name="case_queue_any"),
+            # The compliance report (reports.facts): a period's facts read from the
+            # index alone, never the wide rows (SQLite would otherwise look every
+            # case up from a queue index).
+            models.Index(fields=["received_at", "sla_priority", "response_outcome",
+                                 "response_open_due", "resolution_outcome",
+                                 "resolution_open_due", "organisation", "calendar",
+                                 "assignee", "updates_owed", "updates_missed",
+                                 "update_open_due", "response_seconds", "response_target",
+                                 "resolution_seconds", "resolution_target"],
+                         name="case_report_facts"),
         ]
 
     def __str__(self) -> str:

@@ -11,9 +11,10 @@ missed. So the figures are exactly those of replaying every case
 (:func:`slpdesk.reports.data.replay_period`, which the what-if simulator still
 does), at the cost of a few grouped queries:
 
-* the cases grouped by everything the report groups by (priority, month in the
-  viewer's zone, region, organisation, its kind, agent) and both outcomes, with
-  their number and update figures;
+* the cases grouped by priority, month in the viewer's zone and both outcomes,
+  with their number and update figures; by organisation (whose kind is the
+  kind's group) and region; by agent - each a few hundred rows, read from one
+  index (``case_report_facts``) without touching the wide rows;
 * per priority and clock, the business seconds of the measured clocks (grouped
   by value) and their targets, for medians, 90th percentiles and bins;
 * escalations per level;
@@ -25,6 +26,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, time
 
+from django.db import connections, transaction
 from django.db.models import Case as SqlCase
 from django.db.models import CharField, Count, F, IntegerField, Min, Q, QuerySet, Sum, Value, When
 from django.utils.translation import gettext as _
@@ -76,47 +78,75 @@ def not_computed_message() -> str:
     return _("The SLA facts of this case are not computed yet (the worker recomputes it).")
 
 
+#: PostgreSQL's memory for the report's groupings: enough to hash a year's groups
+#: (the default 4 MB sorts 100,000 cases on disk instead, three times slower).
+WORK_MEM = "64MB"
+
+
 def report_from_facts(cases: QuerySet, period: Period, now: datetime) -> Report:
     """Every figure of the compliance report over ``cases`` received in ``period``,
     at ``now``, from the stored facts: equal to ``build_report`` over a replay."""
+    connection = connections[cases.db]
+    with transaction.atomic(using=cases.db):
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute(f"SET LOCAL work_mem = '{WORK_MEM}'")
+        return _report_from_facts(cases, period, now)
+
+
+def _report_from_facts(cases: QuerySet, period: Period, now: datetime) -> Report:
     qs = period_cases(cases, period)
     done = qs.exclude(**{NOT_COMPUTED: ""})
     tally = Tally(period.first, period.last)
-    groups = list(
-        done.annotate(month=_month(period), ro=_outcome("response", now),
-                      so=_outcome("resolution", now), late=_late(now))
-        .values("sla_priority", "month", "calendar", "organisation_id",
-                "organisation__kind", "assignee_id", "ro", "so")
-        .annotate(n=Count("id"), owed=Sum("updates_owed"), missed=Sum("updates_missed"),
-                  on_time=Sum(_ON_TIME), late=Sum("late")))
-    orgs = dict(Organisation.objects.filter(
-        pk__in={g["organisation_id"] for g in groups}).values_list("id", "name"))
+    outcomes = done.annotate(ro=_outcome("response", now), so=_outcome("resolution", now))
+    # The cases by priority and month (the totals, the monthly chart, status updates).
+    for priority, month, ro, so, n, owed, missed, on_time, late in (
+            outcomes.annotate(month=_month(period), late=_late(now))
+            .values("sla_priority", "month", "ro", "so")
+            .annotate(n=Count("*"), owed=Sum("updates_owed"), missed=Sum("updates_missed"),
+                      on_time=Sum(_ON_TIME), late=Sum("late"))
+            .values_list("sla_priority", "month", "ro", "so", "n", "owed", "missed",
+                         "on_time", "late")):
+        tally.add_cases(priority=priority, month=month, response=ro, resolution=so, n=n,
+                        owed=owed + late, on_time=on_time, missed=missed + late)
+    # By organisation (and so by its kind) and region; by agent.
+    by_org = list(outcomes.values("organisation_id", "calendar", "ro", "so")
+                  .annotate(n=Count("*"))
+                  .values_list("organisation_id", "calendar", "ro", "so", "n"))
+    orgs = {pk: (name, kind) for pk, name, kind in Organisation.objects.filter(
+        pk__in={g[0] for g in by_org}).values_list("id", "name", "kind")}
+    for org, calendar, ro, so, n in by_org:
+        tally.names["organisation"][str(org)] = orgs[org][0]
+        tally.add_groups((("region", calendar), ("organisation", str(org)),
+                          ("kind", orgs[org][1])), ro, so, n)
+    by_agent = list(outcomes.values("assignee_id", "ro", "so").annotate(n=Count("*"))
+                    .values_list("assignee_id", "ro", "so", "n"))
     agents = {pk: _agent(*rest) for pk, *rest in User.objects.filter(
-        pk__in={g["assignee_id"] for g in groups} - {None}).values_list(
+        pk__in={g[0] for g in by_agent} - {None}).values_list(
         "id", "username", "first_name", "last_name")}
-    for g in groups:
-        agent = g["assignee_id"]
-        tally.add(priority=g["sla_priority"], month=g["month"], region=g["calendar"],
-                  organisation=str(g["organisation_id"]),
-                  organisation_name=orgs[g["organisation_id"]],
-                  kind=g["organisation__kind"], agent="" if agent is None else str(agent),
-                  agent_name="" if agent is None else agents[agent], response=g["ro"],
-                  resolution=g["so"], n=g["n"], owed=g["owed"] + g["late"],
-                  on_time=g["on_time"], missed=g["missed"] + g["late"])
+    for agent, ro, so, n in by_agent:
+        key = "" if agent is None else str(agent)
+        tally.names["agent"][key] = "" if agent is None else agents[agent]
+        tally.add_groups((("agent", key),), ro, so, n)
     for clock in CLOCKS:
         seconds = f"{clock}_seconds"
-        measured = done.filter(**{f"{seconds}__isnull": False})
-        for priority, value, n in (measured.values("sla_priority", seconds)
-                                   .annotate(n=Count("id")).values_list(
-                                       "sla_priority", seconds, "n")):
-            tally.measure(priority, clock, value, None, n)
-        # The target most of them had; a tie goes to the one met first in case order,
-        # as when counting case by case.
         target = f"{clock}_target"
-        for priority, value, n, _first in (
-                measured.filter(**{f"{target}__gt": 0}).values("sla_priority", target)
-                .annotate(n=Count("id"), first=Min("id")).order_by("first")
-                .values_list("sla_priority", target, "n", "first")):
+        # One query for both: how many measured clocks took each number of seconds,
+        # with each target; the target most of them had, a tie going to the one met
+        # first in case order, as when counting case by case.
+        targets: dict[tuple[str, int], list[int]] = {}
+        for priority, value, target_value, n, first in (
+                done.filter(**{f"{seconds}__isnull": False})
+                .values("sla_priority", seconds, target)
+                .annotate(n=Count("*"), first=Min("id"))
+                .values_list("sla_priority", seconds, target, "n", "first")):
+            tally.measure(priority, clock, value, None, n)
+            if target_value:
+                t = targets.setdefault((priority, target_value), [0, first])
+                t[0] += n
+                t[1] = min(t[1], first)
+        for (priority, value), (n, _first) in sorted(targets.items(),
+                                                     key=lambda kv: kv[1][1]):
             tally.targets[(priority, clock)][value] += n
     for level, escalations, acknowledged, n in (
             Escalation.objects.filter(case__in=done).values("level")

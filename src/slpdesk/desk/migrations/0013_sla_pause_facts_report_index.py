@@ -42,5 +42,9 @@ class Migration(migrations.Migration):
             name='response_paused_since',
             field=models.DateTimeField(blank=True, null=True, verbose_name='response clock paused since'),
         ),
+        migrations.AddIndex(
+            model_name='case',
+            index=models.Index(fields=['received_at', 'sla_priority', 'response_outcome', 'response_open_due', 'resolution_outcome', 'resolution_open_due', 'organisation', 'calendar', 'assignee', 'updates_owed', 'updates_missed', 'update_open_due', 'response_seconds', 'response_target', 'resolution_seconds', 'resolution_target'], name='case_report_facts'),
+        ),
         migrations.RunPython(hand_to_worker, migrations.RunPython.noop),
     ]
