@@ -25,6 +25,7 @@ from slpdesk.desk.models import Case, CaseEvent
 from slpdesk.reports import compute
 from slpdesk.reports.data import Period, replay_period
 from slpdesk.reports.facts import fact_rows, narrowing, report_from_facts, selected
+from slpdesk.reports.simulate import simulate
 
 KOLKATA = ZoneInfo("Asia/Kolkata")
 
@@ -229,3 +230,39 @@ def test_the_simulator_replays_on_several_processes_exactly_as_on_one(monkeypatc
     assert [[row_key(r) for r in rows] for rows in several] == \
         [[row_key(r) for r in rows] for rows in one]
     assert len(one[0]) == 400
+    # The simulator: each process tallies and compares its chunk; merged in case order,
+    # every figure and every change as in one process.
+    serial = simulate(Case.objects.all(), year, draft, now, processes=1)
+    parallel = simulate(Case.objects.all(), year, draft, now, processes=2)
+    assert parallel.as_dict() == serial.as_dict()
+    assert figures(parallel.current) == figures(serial.current)
+    assert figures(parallel.proposed) == figures(serial.proposed)
+    assert serial.current.cases == 400 and serial.changes  # the draft changes some cases
+
+
+def test_chunks_tallied_apart_and_merged_are_the_tally_of_all(db):
+    """What the simulator's processes do, without forking (so on every engine): the
+    year's rows cut into chunks of consecutive cases, each tallied and compared
+    alone, then merged in order - the same figures, samples in the same order, the
+    same changes, as the rows taken in one pass."""
+    from slpdesk.reports.simulate import _fold, merge_parts
+    from slpdesk.sla import policy_from_text, shipped_policy_text
+
+    now = ny(2026, 11, 20, 15, 7)
+    load(300, now, seed=11)
+    year = Period(date(2025, 11, 1), date(2026, 11, 30), NY, "America/New_York")
+    draft = policy_from_text(shipped_policy_text().replace('response = "24h"', 'response = "6h"'))
+    current, proposed = replay_period(Case.objects.all(), year, now, (None, draft))
+    whole = merge_parts(draft, year, [_fold(year, [current, proposed])])
+    expected = compute.build_report(current, year.tz, year.first, year.last, year.zone_name)
+    assert figures(whole.current) == figures(expected)
+    assert [c.current.id for c in whole.changes] == \
+        [c.current.id for c in compute.compare(current, proposed)]
+    for cuts in ([0, 1, 299, 300], [0, 37, 150, 151, 260, 300], [0, 300]):
+        parts = [_fold(year, [current[a:b], proposed[a:b]])
+                 for a, b in zip(cuts, cuts[1:], strict=False)]
+        merged = merge_parts(draft, year, parts)
+        assert figures(merged.current) == figures(whole.current), cuts
+        assert figures(merged.proposed) == figures(whole.proposed), cuts
+        assert merged.current.response_samples == whole.current.response_samples, cuts
+        assert merged.as_dict() == whole.as_dict(), cuts

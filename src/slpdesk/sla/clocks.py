@@ -45,6 +45,7 @@ EVENT_TYPES = (
     "reopened",
     "excluded",
 )
+_EVENT_TYPES = frozenset(EVENT_TYPES)
 KINDS = ("incident", "bug", "defect")
 RESOLUTIONS = ("fixed", "timeline", "no-defect")
 STATES = ("pending", "running", "paused", "at_risk", "met", "breached", "not_applicable")
@@ -265,8 +266,14 @@ def replay(events, policy: Policy, calendar: BusinessCalendar, now: datetime,
     if not events or events[0].type != "received":
         raise ReplayError("events: the first event must be 'received'")
 
+    targets: dict[tuple[str, str], int] = {}  # (priority, kind) -> seconds, looked up once
+
     def target(kind: str) -> int:
-        return policy.target_seconds(priority, kind, cal_name)
+        seconds = targets.get((priority, kind))
+        if seconds is None:
+            seconds = targets[(priority, kind)] = policy.target_seconds(priority, kind,
+                                                                        cal_name)
+        return seconds
 
     def update_late(clock: _Clock, at: datetime) -> int:
         """1 if the status-update interval ``clock`` was owed and ``at`` is past its due."""
@@ -313,7 +320,7 @@ def replay(events, policy: Policy, calendar: BusinessCalendar, now: datetime,
         if at > now:
             raise ReplayError(f"{_where(n, t)}: after 'now'")
         last_at = at
-        if t not in EVENT_TYPES:
+        if t not in _EVENT_TYPES:
             raise ReplayError(f"{_where(n, t)}: unknown event type (expected one of "
                               f"{', '.join(EVENT_TYPES)})")
         if t == "received":
