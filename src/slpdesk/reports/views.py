@@ -243,7 +243,8 @@ def export(request, what: str, fmt: str):
         name = f"sla-report_{stamp}"
     else:
         criteria = _criteria(request.GET)
-        rows = facts.fact_rows(_selected(request, period, now, criteria), None, now)
+        rows = facts.fact_rows(_selected(request, period, now, criteria).order_by("id"), None,
+                               now)
         tables = [exports.case_table(rows, period.tz, period.zone_name, labels(_policy(now)))]
         name = f"sla-cases_{stamp}"
     content = exports.to_csv(tables) if fmt == "csv" else exports.to_xlsx(tables)
