@@ -18,7 +18,7 @@ def hand_to_worker(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('desk', '0012_user_manager'),
+        ('desk', '0015_case_external_id'),
     ]
 
     operations = [
