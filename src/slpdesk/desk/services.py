@@ -132,7 +132,8 @@ SLA_COLUMNS = (
     "sla_priority", "response_outcome", "response_open_due", "response_started",
     "response_seconds", "response_target", "resolution_outcome", "resolution_open_due",
     "resolution_started", "resolution_seconds", "resolution_target", "updates_owed",
-    "updates_missed", "update_open_due",
+    "updates_missed", "update_open_due", "response_paused", "response_paused_since",
+    "resolution_paused", "resolution_paused_since",
 )
 _SLA_TYPES = sorted(CaseEvent.SLA_TYPES)
 _VERDICTS = ("met", "breached", "not_applicable")
@@ -195,11 +196,13 @@ def sla_state(case: Case, now: datetime, closed: list | None = None,
 
 
 def _clock_facts(clock, last: datetime) -> tuple:
-    """(outcome, open due, started, measured seconds, target) of a response or
-    resolution clock, as of the case's last SLA event ``last``: a clock still
-    running has no verdict unless its due time had passed by then; it turns
-    breached once ``now`` passes the open due time (K6), as ``replay`` at a later
-    ``now`` would say."""
+    """(outcome, open due, started, measured seconds, target, paused seconds, paused
+    since) of a response or resolution clock, as of the case's last SLA event
+    ``last``: a clock still running has no verdict unless its due time had passed
+    by then; it turns breached once ``now`` passes the open due time (K6), as
+    ``replay`` at a later ``now`` would say. A clock that started and has not
+    stopped has counted ``between(started, paused since or now) - paused seconds``
+    at any later ``now`` (the pause facts are null for any other clock)."""
     due = None
     if clock.is_live:
         outcome = "breached" if last > clock.due else "open"
@@ -208,8 +211,10 @@ def _clock_facts(clock, last: datetime) -> tuple:
         outcome = clock.state if clock.state in _VERDICTS else "open"
     measured = outcome in ("met", "breached") and clock.stopped is not None \
         and clock.started is not None
+    live = clock.started is not None and clock.stopped is None
     return (outcome, due, clock.started, clock.business_seconds if measured else None,
-            clock.target_seconds)
+            clock.target_seconds, clock.paused_seconds if live else None,
+            clock.paused_since if live else None)
 
 
 def sla_columns(case: Case, state: SlaState, closed: list, fired: set | None = None, *,
@@ -242,9 +247,11 @@ def sla_columns(case: Case, state: SlaState, closed: list, fired: set | None = N
         "queue_due": earliest or QUEUE_LAST,
         "sla_priority": state.priority,
         **dict(zip(("response_outcome", "response_open_due", "response_started",
-                    "response_seconds", "response_target"), response, strict=True)),
+                    "response_seconds", "response_target", "response_paused",
+                    "response_paused_since"), response, strict=True)),
         **dict(zip(("resolution_outcome", "resolution_open_due", "resolution_started",
-                    "resolution_seconds", "resolution_target"), resolution, strict=True)),
+                    "resolution_seconds", "resolution_target", "resolution_paused",
+                    "resolution_paused_since"), resolution, strict=True)),
         "updates_owed": update_figures(events, policy, case.business_calendar(closed),
                                        case.calendar, last),
         "updates_missed": (update.missed or 0) - late_now + late_then,
