@@ -169,6 +169,17 @@ def _update(w: World):
     return update
 
 
+def _canned(w: World):
+    """A shared canned reply of the agent's (issue 13)."""
+    from slpdesk.desk.models import CannedReply
+
+    now = timezone.now()
+    return CannedReply.objects.get_or_create(
+        title="Logs", defaults={"owner": w.users["agent"], "shared": True, "created_at": now,
+                                "updated_at": now, "body_en": "Hi {contact_name}",
+                                "body_sv": "Hej {contact_name}"})[0]
+
+
 def _inbound(w: World):
     from slpdesk.mail import inbound
 
@@ -247,6 +258,14 @@ ROUTES = {
     "console:outbox": ("get", None, None, console(work=False)),
     "console:outbox_retry": ("post", lambda w: {"pk": w.case.outbox.first().pk}, {},
                              console()),
+    # Canned replies (issue 13): staff only; a shared one is changed by its owner (the
+    # agent) or a supervisor, manager or admin, not by an executive.
+    "console:canned": ("get", None, None, console(work=False)),
+    "console:canned_edit": ("get", lambda w: {"pk": _canned(w).pk}, None, console()),
+    "console:canned_delete": ("post", lambda w: {"pk": _canned(w).pk}, {}, console()),
+    "console:canned_render": ("get", lambda w: {"number": w.case.number,
+                                                "pk": _canned(w).pk}, None,
+                              console(work=False)),
     # The API's token pages (the API itself: API_ROUTES below).
     "api_tokens": ("get", None, None, logged_in),
     "api_token_revoke": ("post", lambda w: {"pk": _api_token(w, "own customer")[0].pk}, {},
@@ -387,6 +406,8 @@ API_READ = api_expect(OK)
 API_ANY = api_expect(OK, other=OK)
 API_PARTY = api_expect(OK, executive=FORBIDDEN)  # the customer's side and case workers
 API_WORK = api_expect(FORBIDDEN, executive=FORBIDDEN)
+API_STAFF = api_expect(FORBIDDEN, other=FORBIDDEN)
+API_CANNED_EDIT = api_expect(FORBIDDEN, other=FORBIDDEN, executive=FORBIDDEN)
 
 
 def _case_url(tail: str = ""):
@@ -432,6 +453,19 @@ API_ROUTES = {
     "resolve": ("post", _case_url("/resolve"), {"resolution": "fixed", "summary": "Done"},
                 API_WORK),
     "exclude": ("post", _case_url("/exclude"), {"reason": "altered"}, API_WORK),
+    # Canned replies (issue 13): staff only, customers and partners 403.
+    "list_canned_replies": ("get", lambda w: "/api/v1/canned-replies", None, API_STAFF),
+    "create_canned_reply": ("post", lambda w: "/api/v1/canned-replies", {
+        "title": "T", "body_en": "Hello {contact_name}", "body_sv": "Hej {contact_name}"},
+        API_STAFF),
+    "get_canned_reply": ("get", lambda w: f"/api/v1/canned-replies/{_canned(w).pk}", None,
+                         API_STAFF),
+    "update_canned_reply": ("patch", lambda w: f"/api/v1/canned-replies/{_canned(w).pk}",
+                            {"title": "Logs, please"}, API_CANNED_EDIT),
+    "delete_canned_reply": ("delete", lambda w: f"/api/v1/canned-replies/{_canned(w).pk}",
+                            None, API_CANNED_EDIT),
+    "render_canned_reply": ("get", lambda w: f"/api/v1/cases/{w.case.number}/canned-replies/"
+                            f"{_canned(w).pk}/render", None, API_STAFF),
     "list_organisations": ("get", lambda w: "/api/v1/organisations", None, API_ANY),
     "get_organisation": ("get", lambda w: f"/api/v1/organisations/{w.case.organisation_id}",
                          None, API_READ),
@@ -475,16 +509,22 @@ def test_api_access_matrix(operation, world, client, settings):
             payload = body(world, who) if callable(body) else body
             if payload == "file":
                 response = client.post(url(world), {"file": _file()}, **headers)
-            elif method == "post":
-                response = client.post(url(world), payload or {},
-                                       content_type="application/json", **headers)
+            elif method in ("post", "patch"):
+                response = getattr(client, method)(url(world), payload or {},
+                                                   content_type="application/json",
+                                                   **headers)
+            elif method == "delete":
+                response = client.delete(url(world), **headers)
             else:
                 response = client.get(url(world), **headers)
             got[who] = _api_outcome(response)
             wanted[who] = expect(who)
             download = operation.startswith("download_attachment") and got[who] == OK
-            assert response["Content-Type"].startswith(
-                "application/octet-stream" if download else "application/json"), who
+            if response.status_code == 204:  # no content
+                assert not response.content, who
+            else:
+                assert response["Content-Type"].startswith(
+                    "application/octet-stream" if download else "application/json"), who
             if wanted[who] not in (OK, "409"):
                 # A refused request changes nothing.
                 assert _fingerprint(world) == before, (operation, who)

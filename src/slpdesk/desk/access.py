@@ -20,6 +20,7 @@ from django.http import Http404
 
 from .models import (
     Attachment,
+    CannedReply,
     Case,
     CaseEvent,
     Escalation,
@@ -213,3 +214,23 @@ def sites_for(user) -> QuerySet[Site]:
 def staff_users() -> QuerySet[User]:
     """The people a case can be assigned to."""
     return User.objects.filter(is_active=True, role__in=WORKING_ROLES)
+
+
+# ------------------------------------------------------------- canned replies
+#: Roles that may change or delete a shared canned reply someone else owns.
+CANNED_EDITOR_ROLES = frozenset({Role.SUPERVISOR, Role.MANAGER, Role.ADMIN})
+
+
+def canned_replies_for(user) -> QuerySet[CannedReply]:
+    """Staff see their own canned replies and the shared ones; a personal one is its
+    owner's only; customers and partners see none."""
+    if not is_staff(user):
+        return CannedReply.objects.none()
+    return CannedReply.objects.filter(Q(owner_id=user.pk) | Q(shared=True))
+
+
+def can_edit_canned(user, reply: CannedReply) -> bool:
+    """The owner changes their own; a shared one also a supervisor, manager or admin."""
+    if not is_staff(user):
+        return False
+    return reply.owner_id == user.pk or (reply.shared and user.role in CANNED_EDITOR_ROLES)
