@@ -26,6 +26,7 @@ from .models import (
     Escalation,
     Message,
     Organisation,
+    SavedView,
     Site,
     User,
 )
@@ -234,3 +235,22 @@ def can_edit_canned(user, reply: CannedReply) -> bool:
     if not is_staff(user):
         return False
     return reply.owner_id == user.pk or (reply.shared and user.role in CANNED_EDITOR_ROLES)
+
+
+# -------------------------------------------------------------- saved views
+#: Roles that change or delete any shared saved view, not only their own.
+VIEW_KEEPER_ROLES = frozenset({Role.SUPERVISOR, Role.ADMIN})
+
+
+def saved_views_for(user) -> QuerySet[SavedView]:
+    """The saved queue views ``user`` may use: their own and every shared one (staff)."""
+    if not is_staff(user):
+        return SavedView.objects.none()
+    return SavedView.objects.filter(Q(owner=user) | Q(shared=True))
+
+
+def can_edit_saved_view(user, view: SavedView) -> bool:
+    """The owner; a shared view also a supervisor or an administrator."""
+    if not is_staff(user):
+        return False
+    return view.owner_id == user.pk or (view.shared and user.role in VIEW_KEEPER_ROLES)

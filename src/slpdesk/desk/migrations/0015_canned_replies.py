@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('desk', '0013_organisation_sso_domains'),
+        ('desk', '0014_saved_views_presence'),
     ]
 
     operations = [
