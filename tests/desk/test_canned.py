@@ -297,3 +297,23 @@ def test_api_refuses_customers_and_partners(client, settings, cast, olga_case, t
                     f"/api/v1/cases/{olga_case.number}/canned-replies/{shared.pk}/render"):
             response = client.get(url, **auth)
             assert (response.status_code, response.json()["code"]) == (403, "forbidden"), url
+
+
+# ----------------------------------------------------------------------- demo
+def test_the_demo_shares_canned_replies_in_both_languages(db):
+    from django.utils import timezone
+
+    from slpdesk.desk.demo import load_demo
+
+    load_demo(timezone.now())
+    rows = list(CannedReply.objects.order_by("title"))
+    assert [(r.title, r.shared, r.owner.username, r.action) for r in rows] == [
+        ("Ask for the controller logs", True, "sofia.berg", "request_info"),
+        ("Status: still investigating", True, "sofia.berg", ""),
+        ("We are on it", True, "sofia.berg", "reply")]
+    agent = User.objects.get(username="anna.lind")
+    for language in ("en", "sv"):
+        case = Case.objects.filter(contact__language=language).order_by("pk").first()
+        for row in rows:
+            text = canned.render(row, case, agent)
+            assert "{" not in text and case.number in text and "Anna Lind" in text
