@@ -59,28 +59,27 @@ def team(cast):
     }
 
 
+def _triaged(site, contact, agent, priority: str, title: str, at) -> Case:
+    """A case received at ``at`` and triaged then with the information complete."""
+    case = services.receive_case(site, contact=contact, channel="portal",
+                                 proposed_priority=priority, title=title, actor=contact,
+                                 now=at)
+    services.assign_priority(case, priority, information_complete=True, actor=agent, now=at)
+    return Case.objects.get(pk=case.pk)
+
+
 @pytest.fixture
 def alice_case(cast, team):
     cast.alice.first_name, cast.alice.last_name = "Alice", "Archer"
     cast.alice.save()
-    case = services.receive_case(cast.hartford, contact=cast.alice, channel="portal",
-                                 proposed_priority="P2", title="Spindle stops",
-                                 actor=cast.alice, now=ALICE_AT)
-    services.assign_priority(case, "P2", information_complete=True, actor=cast.sam,
-                             now=ALICE_AT)
-    return Case.objects.get(pk=case.pk)
+    return _triaged(cast.hartford, cast.alice, cast.sam, "P2", "Spindle stops", ALICE_AT)
 
 
 @pytest.fixture
 def olga_case(cast, team):
     cast.olga.first_name, cast.olga.last_name, cast.olga.language = "Olga", "Ek", "sv"
     cast.olga.save()
-    case = services.receive_case(cast.other_site, contact=cast.olga, channel="portal",
-                                 proposed_priority="P3", title="Spindeln stannar",
-                                 actor=cast.olga, now=OLGA_AT)
-    services.assign_priority(case, "P3", information_complete=True, actor=cast.sam,
-                             now=OLGA_AT)
-    return Case.objects.get(pk=case.pk)
+    return _triaged(cast.other_site, cast.olga, cast.sam, "P3", "Spindeln stannar", OLGA_AT)
 
 
 def make(owner, *, shared=False, action="", title="Ask for logs", en=TEXT_EN, sv=TEXT_SV):

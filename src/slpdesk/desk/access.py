@@ -225,16 +225,28 @@ CANNED_EDITOR_ROLES = frozenset({Role.SUPERVISOR, Role.MANAGER, Role.ADMIN})
 def canned_replies_for(user) -> QuerySet[CannedReply]:
     """Staff see their own canned replies and the shared ones; a personal one is its
     owner's only; customers and partners see none."""
-    if not is_staff(user):
-        return CannedReply.objects.none()
-    return CannedReply.objects.filter(Q(owner_id=user.pk) | Q(shared=True))
+    return _own_and_shared(CannedReply, user)
 
 
 def can_edit_canned(user, reply: CannedReply) -> bool:
     """The owner changes their own; a shared one also a supervisor, manager or admin."""
+    return _may_change(user, reply, CANNED_EDITOR_ROLES)
+
+
+# ----------------------------------------------- personal or shared: the rules
+def _own_and_shared(model, user) -> QuerySet:
+    """Rows of ``model`` (with ``owner`` and ``shared``) that ``user`` may use: their own
+    and every shared one, for staff; none for anyone else."""
+    if not is_staff(user):
+        return model.objects.none()
+    return model.objects.filter(Q(owner_id=user.pk) | Q(shared=True))
+
+
+def _may_change(user, row, keepers: frozenset) -> bool:
+    """The owner changes their own row; a shared one also the ``keepers`` roles."""
     if not is_staff(user):
         return False
-    return reply.owner_id == user.pk or (reply.shared and user.role in CANNED_EDITOR_ROLES)
+    return row.owner_id == user.pk or (row.shared and user.role in keepers)
 
 
 # -------------------------------------------------------------- saved views
@@ -244,13 +256,9 @@ VIEW_KEEPER_ROLES = frozenset({Role.SUPERVISOR, Role.ADMIN})
 
 def saved_views_for(user) -> QuerySet[SavedView]:
     """The saved queue views ``user`` may use: their own and every shared one (staff)."""
-    if not is_staff(user):
-        return SavedView.objects.none()
-    return SavedView.objects.filter(Q(owner=user) | Q(shared=True))
+    return _own_and_shared(SavedView, user)
 
 
 def can_edit_saved_view(user, view: SavedView) -> bool:
     """The owner; a shared view also a supervisor or an administrator."""
-    if not is_staff(user):
-        return False
-    return view.owner_id == user.pk or (view.shared and user.role in VIEW_KEEPER_ROLES)
+    return _may_change(user, view, VIEW_KEEPER_ROLES)
