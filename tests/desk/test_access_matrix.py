@@ -210,6 +210,33 @@ def _inbound(w: World):
     return row
 
 
+def admin_only(who: str) -> str:
+    """Administrators only (webhooks, issue 15): other staff 403, customers 404."""
+    if who == "anonymous":
+        return LOGIN
+    if who in CUSTOMERS:
+        return NOT_FOUND
+    return OK if who == "admin" else FORBIDDEN
+
+
+def _webhook(w: World):
+    from slpdesk.webhooks import manage
+
+    return manage.create(url="https://hooks.example.com/in", events=["case.created"],
+                         actor=w.users["admin"], now=timezone.now())[0]
+
+
+def _delivery(w: World):
+    import uuid
+
+    from slpdesk.webhooks.models import Delivery
+
+    now = timezone.now()
+    return Delivery.objects.create(uuid=uuid.uuid4(), webhook=_webhook(w), event="case.created",
+                                   case=w.case, body="{}", state="done", next_attempt_at=now,
+                                   created_at=now)
+
+
 # route name -> (method, url kwargs, POST data, expectation per principal)
 ROUTES = {
     "home": ("get", None, None, front_door),
@@ -227,6 +254,10 @@ ROUTES = {
     "two_factor_setup": ("get", None, None, logged_in),
     "two_factor_verify": ("get", None, None, logged_in),  # no device: on to the front door
     "set_language": ("post", None, {"language": "sv"}, everyone_ok),
+    # Issue 15: single sign-on answers 404 for everyone while no provider is configured
+    # (the test settings configure none; tests/desk/test_sso.py covers it switched on).
+    "sso_start": ("get", None, None, lambda who: NOT_FOUND),
+    "sso_callback": ("get", None, None, lambda who: NOT_FOUND),
     "health": ("get", None, None, everyone_ok),
     "ready": ("get", None, None, everyone_ok),
     "download": ("get", lambda w: {"pk": w.public_file.pk}, None, download("public")),
@@ -299,6 +330,16 @@ ROUTES = {
     "console:canned_render": ("get", lambda w: {"number": w.case.number,
                                                 "pk": _canned(w).pk}, None,
                               console(work=False)),
+    # Webhooks (issue 15): administrators only.
+    "console:webhooks": ("get", None, None, admin_only),
+    "console:webhook": ("get", lambda w: {"pk": _webhook(w).pk}, None, admin_only),
+    "console:webhook_enable": ("post", lambda w: {"pk": _webhook(w).pk}, {"enabled": "0"},
+                               admin_only),
+    "console:webhook_rotate": ("post", lambda w: {"pk": _webhook(w).pk}, {}, admin_only),
+    "console:webhook_delete": ("post", lambda w: {"pk": _webhook(w).pk}, {}, admin_only),
+    "console:webhook_resend": ("post", lambda w: (lambda d: {"pk": d.webhook_id,
+                                                             "delivery": d.pk})(_delivery(w)),
+                               {}, admin_only),
     # The API's token pages (the API itself: API_ROUTES below).
     "api_tokens": ("get", None, None, logged_in),
     "api_token_revoke": ("post", lambda w: {"pk": _api_token(w, "own customer")[0].pk}, {},
@@ -443,6 +484,15 @@ API_STAFF = api_expect(FORBIDDEN, other=FORBIDDEN)
 API_CANNED_EDIT = api_expect(FORBIDDEN, other=FORBIDDEN, executive=FORBIDDEN)
 
 
+def API_ADMIN(who: str) -> str:
+    """Webhooks: administrators only."""
+    return "401" if who == "anonymous" else OK if who == "admin" else FORBIDDEN
+
+
+def _webhook_url(tail: str = ""):
+    return lambda w: f"/api/v1/webhooks/{_webhook(w).pk}{tail}"
+
+
 def _case_url(tail: str = ""):
     return lambda w: f"/api/v1/cases/{w.case.number}{tail}"
 
@@ -512,6 +562,13 @@ API_ROUTES = {
         "time_zone": "UTC", "now": "2026-07-06T12:00:00+00:00",
         "events": [{"at": "2026-07-06T09:00:00+00:00", "type": "received", "priority": "P2"}]},
         API_ANY),
+    "list_webhooks": ("get", lambda w: "/api/v1/webhooks", None, API_ADMIN),
+    "create_webhook": ("post", lambda w: "/api/v1/webhooks", {
+        "url": "https://hooks.example.com/in", "events": ["case.created"]}, API_ADMIN),
+    "get_webhook": ("get", _webhook_url(), None, API_ADMIN),
+    "update_webhook": ("patch", _webhook_url(), {"enabled": False}, API_ADMIN),
+    "delete_webhook": ("delete", _webhook_url(), None, API_ADMIN),
+    "list_webhook_deliveries": ("get", _webhook_url("/deliveries"), None, API_ADMIN),
 }
 
 
@@ -544,8 +601,7 @@ def test_api_access_matrix(operation, world, client, settings):
                 response = client.post(url(world), {"file": _file()}, **headers)
             elif method in ("post", "patch"):
                 response = getattr(client, method)(url(world), payload or {},
-                                                   content_type="application/json",
-                                                   **headers)
+                                                   content_type="application/json", **headers)
             elif method == "delete":
                 response = client.delete(url(world), **headers)
             else:

@@ -249,6 +249,19 @@ def _may_change(user, row, keepers: frozenset) -> bool:
     return row.owner_id == user.pk or (row.shared and user.role in keepers)
 
 
+# ------------------------------------------------------------------ webhooks
+def can_manage_webhooks(user) -> bool:
+    """Webhooks carry every case's data out of the desk: administrators only."""
+    return _active(user) and user.role == Role.ADMIN
+
+
+def webhooks_for(user):
+    """The webhook subscriptions ``user`` may see and change (with their deliveries)."""
+    from slpdesk.webhooks.models import Webhook  # (the webhooks app sits above the desk)
+
+    return Webhook.objects.all() if can_manage_webhooks(user) else Webhook.objects.none()
+
+
 # -------------------------------------------------------------- saved views
 #: Roles that change or delete any shared saved view, not only their own.
 VIEW_KEEPER_ROLES = frozenset({Role.SUPERVISOR, Role.ADMIN})

@@ -670,6 +670,10 @@ class Case(models.Model):
     # False for a case opened by an e-mail the desk's own mail server did not verify
     # (slpdesk.mail.auth): agents see "sender not verified" before they act.
     sender_verified = models.BooleanField(_("sender verified"), default=True)
+    # The case's id in the system it was imported from (``slpdesk import``), unique so
+    # that an import run again skips it; null for a case opened in this desk.
+    external_id = models.CharField(_("external id"), max_length=100, unique=True, null=True,
+                                   blank=True, editable=False)
 
     objects = CaseQuerySet.as_manager()
 
@@ -974,6 +978,7 @@ class Outbox(Claimable):
         POLICY_NOTICE = "policy_notice", _("Policy change notice")
         ESCALATION_REQUEST = "escalation_request", _("Escalation to confirm")
         PASSWORD_RESET = "password_reset", _("Password reset")
+        WEBHOOK_DISABLED = "webhook_disabled", _("Webhook disabled")
 
     message_id = models.CharField(_("Message-ID"), max_length=255, unique=True)
     kind = models.CharField(_("kind"), max_length=20, choices=Kind.choices)

@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('desk', '0014_saved_views_presence'),
+        ('desk', '0016_webhook_disabled_mail'),
     ]
 
     operations = [
