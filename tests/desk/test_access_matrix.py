@@ -169,6 +169,17 @@ def _update(w: World):
     return update
 
 
+def _canned(w: World):
+    """A shared canned reply of the agent's (issue 13)."""
+    from slpdesk.desk.models import CannedReply
+
+    now = timezone.now()
+    return CannedReply.objects.get_or_create(
+        title="Logs", defaults={"owner": w.users["agent"], "shared": True, "created_at": now,
+                                "updated_at": now, "body_en": "Hi {contact_name}",
+                                "body_sv": "Hej {contact_name}"})[0]
+
+
 def _shared_view(w: World):
     """A view the supervisor shares with all staff."""
     from slpdesk.desk.models import SavedView
@@ -311,6 +322,14 @@ ROUTES = {
     "console:presence": ("post", number, {}, console(work=False)),
     "console:outbox_retry": ("post", lambda w: {"pk": w.case.outbox.first().pk}, {},
                              console()),
+    # Canned replies (issue 13): staff only; a shared one is changed by its owner (the
+    # agent) or a supervisor, manager or admin, not by an executive.
+    "console:canned": ("get", None, None, console(work=False)),
+    "console:canned_edit": ("get", lambda w: {"pk": _canned(w).pk}, None, console()),
+    "console:canned_delete": ("post", lambda w: {"pk": _canned(w).pk}, {}, console()),
+    "console:canned_render": ("get", lambda w: {"number": w.case.number,
+                                                "pk": _canned(w).pk}, None,
+                              console(work=False)),
     # Webhooks (issue 15): administrators only.
     "console:webhooks": ("get", None, None, admin_only),
     "console:webhook": ("get", lambda w: {"pk": _webhook(w).pk}, None, admin_only),
@@ -461,6 +480,8 @@ API_READ = api_expect(OK)
 API_ANY = api_expect(OK, other=OK)
 API_PARTY = api_expect(OK, executive=FORBIDDEN)  # the customer's side and case workers
 API_WORK = api_expect(FORBIDDEN, executive=FORBIDDEN)
+API_STAFF = api_expect(FORBIDDEN, other=FORBIDDEN)
+API_CANNED_EDIT = api_expect(FORBIDDEN, other=FORBIDDEN, executive=FORBIDDEN)
 
 
 def API_ADMIN(who: str) -> str:
@@ -515,6 +536,19 @@ API_ROUTES = {
     "resolve": ("post", _case_url("/resolve"), {"resolution": "fixed", "summary": "Done"},
                 API_WORK),
     "exclude": ("post", _case_url("/exclude"), {"reason": "altered"}, API_WORK),
+    # Canned replies (issue 13): staff only, customers and partners 403.
+    "list_canned_replies": ("get", lambda w: "/api/v1/canned-replies", None, API_STAFF),
+    "create_canned_reply": ("post", lambda w: "/api/v1/canned-replies", {
+        "title": "T", "body_en": "Hello {contact_name}", "body_sv": "Hej {contact_name}"},
+        API_STAFF),
+    "get_canned_reply": ("get", lambda w: f"/api/v1/canned-replies/{_canned(w).pk}", None,
+                         API_STAFF),
+    "update_canned_reply": ("patch", lambda w: f"/api/v1/canned-replies/{_canned(w).pk}",
+                            {"title": "Logs, please"}, API_CANNED_EDIT),
+    "delete_canned_reply": ("delete", lambda w: f"/api/v1/canned-replies/{_canned(w).pk}",
+                            None, API_CANNED_EDIT),
+    "render_canned_reply": ("get", lambda w: f"/api/v1/cases/{w.case.number}/canned-replies/"
+                            f"{_canned(w).pk}/render", None, API_STAFF),
     "list_organisations": ("get", lambda w: "/api/v1/organisations", None, API_ANY),
     "get_organisation": ("get", lambda w: f"/api/v1/organisations/{w.case.organisation_id}",
                          None, API_READ),
@@ -575,8 +609,11 @@ def test_api_access_matrix(operation, world, client, settings):
             got[who] = _api_outcome(response)
             wanted[who] = expect(who)
             download = operation.startswith("download_attachment") and got[who] == OK
-            assert response["Content-Type"].startswith(
-                "application/octet-stream" if download else "application/json"), who
+            if response.status_code == 204:  # no content
+                assert not response.content, who
+            else:
+                assert response["Content-Type"].startswith(
+                    "application/octet-stream" if download else "application/json"), who
             if wanted[who] not in (OK, "409"):
                 # A refused request changes nothing.
                 assert _fingerprint(world) == before, (operation, who)

@@ -19,6 +19,8 @@ import hashlib
 import json
 from datetime import UTC, datetime
 
+from django.core.exceptions import PermissionDenied
+from django.core.exceptions import ValidationError as ModelValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.http import FileResponse, Http404, HttpResponse
@@ -27,7 +29,7 @@ from django.utils.translation import gettext as _
 from ninja import File, Form, Header, NinjaAPI, Path, Query, Status
 from ninja.files import UploadedFile
 
-from slpdesk.desk import access, badges, search, services
+from slpdesk.desk import access, badges, canned, search, services
 from slpdesk.desk.models import (
     Case,
     Escalation,
@@ -53,6 +55,10 @@ from .represent import org_ref as _org_ref
 from .schemas import (
     AssignIn,
     AttachmentOut,
+    CannedRenderOut,
+    CannedReplyIn,
+    CannedReplyOut,
+    CannedReplyPatch,
     CaseIn,
     CaseOut,
     CasePage,
@@ -712,3 +718,111 @@ def sla_replay(request, payload: ReplayIn):
         return tools.sla_replay(policy, parsed)
     except (ValueError) as exc:
         raise _engine_error(exc) from None
+
+
+# ------------------------------------------------------------ canned replies
+def _require_staff(user) -> None:
+    if not access.is_staff(user):
+        raise _forbidden(_("Only support staff can do this."))
+
+
+def _canned_or_404(user, canned_id: int):
+    found = access.canned_replies_for(user).select_related("owner").filter(
+        pk=canned_id).first()
+    if found is None:
+        raise Http404("no such canned reply")
+    return found
+
+
+def _canned(reply, viewer) -> dict:
+    return {"id": reply.pk, "title": reply.title, "body_en": reply.body_en,
+            "body_sv": reply.body_sv, "action": reply.action, "shared": reply.shared,
+            "owner": represent.person(reply.owner, viewer),
+            "can_edit": access.can_edit_canned(viewer, reply),
+            "created_at": reply.created_at, "updated_at": reply.updated_at}
+
+
+def _save_canned(request, reply, fields: dict):
+    """``canned.save`` with its refusals as the API's errors (403, 422); nothing is
+    stored on a refusal."""
+    try:
+        return canned.save(reply, fields, actor=request.user, now=_now())
+    except PermissionDenied as err:
+        raise _forbidden(str(err)) from None
+    except ModelValidationError as err:
+        raise ApiError(422, "validation_error", _("The request is not valid; see errors."),
+                       errors=[{"loc": ["body", field], "msg": " ".join(msgs),
+                                "type": "invalid"}
+                               for field, msgs in err.message_dict.items()]) from None
+
+
+CANNED_ID = Path(..., ge=1, le=MAX_ID)
+
+
+@api.get("/canned-replies", response=responses({200: list[CannedReplyOut]}),
+         operation_id="list_canned_replies", tags=["canned replies"],
+         summary="Your own and the shared canned replies (staff)")
+def list_canned_replies(request):
+    _require_staff(request.user)
+    _reject_unknown(request.GET, set(), "query")
+    rows = access.canned_replies_for(request.user).select_related("owner").order_by(
+        "title", "pk")
+    return [_canned(r, request.user) for r in rows]
+
+
+@api.post("/canned-replies", response=responses({201: CannedReplyOut}),
+          operation_id="create_canned_reply", tags=["canned replies"],
+          summary="A new canned reply, personal or shared (staff)")
+def create_canned_reply(request, payload: CannedReplyIn):
+    _require_staff(request.user)
+    return Status(201, _canned(_save_canned(request, None, payload.dict()), request.user))
+
+
+@api.get("/canned-replies/{canned_id}", response=responses({200: CannedReplyOut}),
+         operation_id="get_canned_reply", tags=["canned replies"], summary="A canned reply")
+def get_canned_reply(request, canned_id: int = CANNED_ID):
+    _require_staff(request.user)
+    return _canned(_canned_or_404(request.user, canned_id), request.user)
+
+
+@api.patch("/canned-replies/{canned_id}", response=responses({200: CannedReplyOut}),
+           operation_id="update_canned_reply", tags=["canned replies"],
+           summary="Change a canned reply (its owner; a shared one also a supervisor, "
+                   "manager or administrator)")
+def update_canned_reply(request, payload: CannedReplyPatch, canned_id: int = CANNED_ID):
+    _require_staff(request.user)
+    reply = _canned_or_404(request.user, canned_id)
+    fields = payload.dict(exclude_unset=True)
+    nulls = sorted(name for name, value in fields.items() if value is None)
+    if nulls:
+        raise ApiError(422, "validation_error", _("The request is not valid; see errors."),
+                       errors=[{"loc": ["body", name], "msg": "May not be null.",
+                                "type": "null"} for name in nulls])
+    return _canned(_save_canned(request, reply, fields), request.user)
+
+
+@api.delete("/canned-replies/{canned_id}", response=responses({204: None}),
+            operation_id="delete_canned_reply", tags=["canned replies"],
+            summary="Delete a canned reply (same rule as changing it)")
+def delete_canned_reply(request, canned_id: int = CANNED_ID):
+    _require_staff(request.user)
+    reply = _canned_or_404(request.user, canned_id)
+    try:
+        canned.delete(reply, actor=request.user)
+    except PermissionDenied as err:
+        raise _forbidden(str(err)) from None
+    return Status(204, None)
+
+
+@api.get("/cases/{number}/canned-replies/{canned_id}/render",
+         response=responses({200: CannedRenderOut}), operation_id="render_canned_reply",
+         tags=["canned replies"],
+         summary="A canned reply's text for a case, in the contact's language and zone")
+def render_canned_reply(request, number: str = _number_param(),
+                        canned_id: int = CANNED_ID):
+    _require_staff(request.user)
+    case = _case(request, number)
+    reply = _canned_or_404(request.user, canned_id)
+    return {"canned_reply": reply.pk, "case": case.number,
+            "language": canned.case_language(case),
+            "body": canned.render(reply, case, request.user), "action": reply.action}

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from . import live, outbox_views, publishing_views, views, webhook_views
+from . import canned_views, live, outbox_views, publishing_views, views, webhook_views
 
 app_name = "console"
 urlpatterns = [
@@ -30,6 +30,9 @@ urlpatterns = [
          webhook_views.webhook_resend, name="webhook_resend"),
     path("inbound/<int:pk>/", publishing_views.inbound_detail, name="inbound_detail"),
     path("inbound/<int:pk>/<str:action>/", publishing_views.inbound_act, name="inbound_act"),
+    path("canned/", canned_views.canned_list, name="canned"),
+    path("canned/<int:pk>/", canned_views.canned_edit, name="canned_edit"),
+    path("canned/<int:pk>/delete/", canned_views.canned_delete, name="canned_delete"),
     path("cases/new/", views.new_case, name="new_case"),
     path("cases/<str:number>/", views.case_detail, name="case"),
     path("cases/<str:number>/triage/", views.triage, name="triage"),
@@ -46,5 +49,7 @@ urlpatterns = [
     path("cases/<str:number>/reopen/", views.reopen, name="reopen"),
     path("cases/<str:number>/escalate/", views.escalate, name="escalate"),
     path("cases/<str:number>/upload/", views.upload, name="upload"),
+    path("cases/<str:number>/canned/<int:pk>/", canned_views.canned_render,
+         name="canned_render"),
     path("cases/<str:number>/presence/", live.case_presence, name="presence"),
 ]

@@ -1149,6 +1149,52 @@ class FormSubmission(models.Model):
                                                name="formsubmission_once")]
 
 
+# ------------------------------------------------------------- canned replies
+class CannedReply(models.Model):
+    """A canned reply (a macro, issue 13): a title, an English and a Swedish text with
+    ``{placeholders}`` (see :mod:`slpdesk.desk.canned`), and optionally the action the
+    composer offers first with it. Personal (its owner's only) or shared with all staff."""
+
+    class Action(models.TextChoices):
+        NONE = "", _("None: the agent chooses")
+        REPLY = "reply", _("Send as a reply")
+        REQUEST_INFO = "request_info", _("Send as a request for information")
+
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, models.CASCADE,
+                              related_name="canned_replies", verbose_name=_("owner"))
+    shared = models.BooleanField(_("shared with all staff"), default=False)
+    title = models.CharField(_("title"), max_length=120)
+    body_en = models.TextField(_("text in English"))
+    body_sv = models.TextField(_("text in Swedish"))
+    action = models.CharField(_("action"), max_length=20, choices=Action.choices, blank=True,
+                              default="")
+    created_at = models.DateTimeField(_("created"))
+    updated_at = models.DateTimeField(_("changed"))
+
+    class Meta:
+        verbose_name = _("canned reply")
+        verbose_name_plural = _("canned replies")
+        ordering = ["title", "id"]
+
+    def __str__(self) -> str:
+        return self.title
+
+    def clean(self) -> None:
+        from .canned import check_placeholders  # the placeholder rules live there
+
+        errors = {}
+        for field in ("body_en", "body_sv"):
+            try:
+                check_placeholders(getattr(self, field))
+            except ValidationError as err:
+                errors[field] = err
+        if errors:
+            raise ValidationError(errors)
+
+    def body(self, language: str) -> str:
+        return self.body_sv if language == "sv" else self.body_en
+
+
 # ------------------------------------------------------------- the console
 class SavedView(models.Model):
     """A queue an agent saved (issue 13): its filters, order and columns. A shared
