@@ -266,3 +266,39 @@ def test_chunks_tallied_apart_and_merged_are_the_tally_of_all(db):
         assert figures(merged.proposed) == figures(whole.proposed), cuts
         assert merged.current.response_samples == whole.current.response_samples, cuts
         assert merged.as_dict() == whole.as_dict(), cuts
+
+
+def test_a_draft_row_taken_from_the_own_replay_is_the_draft_replay(db):
+    """The simulator reuses a case's own row under a draft that replays it alike
+    (same calendar, fraction and targets for every priority its events name): for
+    every case of a generated year - DST changes, holidays, waits on the customer,
+    reopenings, priority changes - the draft's rows replayed beside the own
+    version equal the draft replayed alone (no reuse), for drafts that change one
+    priority's target, a calendar's hours, the at-risk fraction, or nothing."""
+    from slpdesk.sla import policy_from_text, shipped_policy_text
+
+    now = ny(2026, 11, 20, 15, 7)
+    load(600, now, seed=5, facts=False)
+    types = set(CaseEvent.objects.values_list("type", flat=True))
+    assert {"reopened", "priority_assigned", "info_requested", "customer_replied",
+            "excluded"} <= types
+    text = shipped_policy_text()
+    drafts = [text, text.replace('response = "24h"', 'response = "12h"'),
+              text.replace('at_risk_fraction = 0.25', 'at_risk_fraction = 0.3'),
+              text.replace('"09:00-17:00"', '"09:00-16:00"')]
+    assert len({*drafts}) == 4  # each replacement changed the text
+    year = Period(date(2025, 11, 1), date(2026, 11, 30), NY, "America/New_York")
+    reused = []
+    for later in (timedelta(0), timedelta(days=3)):
+        for draft_text in drafts:
+            draft = policy_from_text(draft_text)
+            own, beside = replay_period(Case.objects.all(), year, now + later, (None, draft))
+            (alone,) = replay_period(Case.objects.all(), year, now + later, (draft,))
+            assert len(alone) == 600
+            assert [row_key(r) for r in beside] == [row_key(r) for r in alone]
+            assert beside == alone
+            reused.append(sum(a is b for a, b in zip(own, beside, strict=True)))
+    # Nothing reused under another fraction; some cases (not all) under the others.
+    assert reused[2] == reused[6] == 0
+    assert all(0 < reused[k] < 600 for k in (1, 3, 5, 7)), reused
+    assert reused[0] == reused[4] == 600 - sum(r.error != "" for r in own)
