@@ -22,7 +22,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from itertools import groupby
 from operator import itemgetter
@@ -41,6 +41,7 @@ from slpdesk.sla import (
     PolicyError,
     ReplayError,
     replay,
+    response_clock,
     update_figures,
 )
 
@@ -157,10 +158,15 @@ def replay_period(cases: QuerySet, period: Period, now: datetime,
         case_now = max(now, sla_events[-1].at)
         own = None  # the row under the case's own version, once replayed
         for k, policy in enumerate(policies):
-            if policy is not None and own is not None and not own.error and \
-                    _replays_alike(same, versions[values[-1]], policy, values[5], values[6],
-                                   sla_events):
+            how = "" if policy is None or own is None or own.error else \
+                _replays_alike(same, versions[values[-1]], policy, values[5], values[6],
+                               sla_events)
+            if how == "same":
                 row = own
+            elif how == "response":
+                calendar = calendars.get(policy, values[5], values[4])
+                row = replace(own, response=_clock(response_clock(
+                    sla_events, policy, calendar, case_now, values[5])))
             else:
                 row = _row(values, sla_events, policy, versions, calendars, case_now,
                            escalations.get(case_id, ()))
@@ -179,46 +185,57 @@ _PRIORITY_TYPES = frozenset(("received", "priority_assigned"))
 _TARGETS = ("response", "resolution", "update_interval")
 
 
-def _alike_priorities(version: Policy, draft: Policy, name: str) -> frozenset[str]:
+def _alike_priorities(version: Policy, draft: Policy,
+                      name: str) -> tuple[frozenset[str], frozenset[str]]:
     """The priority codes under which a case on calendar ``name`` replays the same
-    under ``version`` and ``draft``: everything ``replay`` and ``update_figures``
-    read of a policy is equal (the calendar's spec, the at-risk fraction, the
-    priority codes and their three targets in seconds on that calendar). Empty when
-    the calendar or the fraction differs."""
+    under ``version`` and ``draft`` (everything ``replay`` and ``update_figures``
+    read of a policy is equal: the calendar's spec, the at-risk fraction, the
+    priority codes and their three targets in seconds on that calendar), and those
+    that differ in the response target alone. Both empty when the calendar or the
+    fraction differs."""
     spec = version.calendars.get(name)
     if spec is None or spec != draft.calendars.get(name) \
             or version.at_risk_fraction != draft.at_risk_fraction:
-        return frozenset()
-    alike = set()
+        return frozenset(), frozenset()
+    alike, response = set(), set()
     for code, mine in version.priorities.items():
         theirs = draft.priorities.get(code)
-        if theirs is not None and theirs.code == mine.code and all(
-                getattr(mine, t).seconds(spec) == getattr(theirs, t).seconds(spec)
-                for t in _TARGETS):
+        if theirs is None or theirs.code != mine.code or any(
+                getattr(mine, t).seconds(spec) != getattr(theirs, t).seconds(spec)
+                for t in _TARGETS[1:]):
+            continue
+        if mine.response.seconds(spec) == theirs.response.seconds(spec):
             alike.add(code)
-    return frozenset(alike)
+        else:
+            response.add(code)
+    return frozenset(alike), frozenset(alike | response)
 
 
 def _replays_alike(cache: dict, version: Policy, draft: Policy, name: str, country: str,
-                   events: list) -> bool:
-    """Whether the case (on calendar ``name`` under its own ``version``, its site in
-    ``country``, with ``events``) replays to the same row under ``draft``: the draft
-    gives it the same calendar and every priority its events name replays alike
-    (:func:`_alike_priorities`), so ``replay`` and ``update_figures`` compute the
-    same from the same inputs. Only for a row without an error (the error texts
+                   events: list) -> str:
+    """How the case (on calendar ``name`` under its own ``version``, its site in
+    ``country``, with ``events``) replays under ``draft``: ``"same"`` to the same
+    row (the draft gives it the same calendar and every priority its events name
+    replays alike, :func:`_alike_priorities`, so ``replay`` and ``update_figures``
+    compute the same from the same inputs), ``"response"`` the same but for the
+    response clock, else ``""``. Only for a row without an error (the error texts
     may name the policy)."""
     key = (id(version), id(draft), name)
-    alike = cache.get(key)
-    if alike is None:
-        alike = cache[key] = _alike_priorities(version, draft, name)
-    if not alike:
-        return False
+    found = cache.get(key)
+    if found is None:
+        found = cache[key] = _alike_priorities(version, draft, name)
+    alike, response = found
+    if not response:
+        return ""
     try:
         if draft.calendar_for_country(country) != name:
-            return False
+            return ""
     except PolicyError:  # pragma: no cover - calendar rules are validated
-        return False
-    return all(ev.priority in alike for ev in events if ev.type in _PRIORITY_TYPES)
+        return ""
+    codes = {ev.priority for ev in events if ev.type in _PRIORITY_TYPES}
+    if codes <= alike:
+        return "same"
+    return "response" if codes <= response else ""
 
 
 class _Event(NamedTuple):

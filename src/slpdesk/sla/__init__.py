@@ -21,7 +21,15 @@ from .calendar import (
     holiday_language,
     public_holidays,
 )
-from .clocks import ClockState, Event, ReplayError, SlaState, replay, update_figures
+from .clocks import (
+    ClockState,
+    Event,
+    ReplayError,
+    SlaState,
+    replay,
+    response_clock,
+    update_figures,
+)
 from .policy import (
     Duration,
     Policy,
@@ -63,6 +71,7 @@ __all__ = [
     "parse_policy",
     "policy_from_text",
     "replay",
+    "response_clock",
     "shipped_policy_text",
     "update_figures",
 ]

@@ -414,6 +414,38 @@ def replay(events, policy: Policy, calendar: BusinessCalendar, now: datetime,
     )
 
 
+_PUBLIC_TYPES = frozenset(("info_requested", "responded", "status_update", "resolved"))
+
+
+def response_clock(events, policy: Policy, calendar: BusinessCalendar, now: datetime,
+                   calendar_name: str) -> ClockState:
+    """``replay(events, ...).response`` alone (K1), for events ``replay`` accepts
+    (checked there): started at receipt, stopped by the first public message
+    (``info_requested``, ``responded``, ``status_update``, ``resolved``) and
+    judged with the priority then in force, taken out by ``excluded``; never
+    paused. The what-if simulator recomputes it for a draft that changes only
+    response targets, the other clocks being the same as under the case's own
+    version."""
+    now = now.astimezone(UTC)
+    clock = _Clock()
+    priority = ""
+    for ev in events:
+        t = ev.type
+        if t == "received" or t == "priority_assigned":
+            priority = policy.priority(ev.priority).code
+            if t == "received":
+                clock.started = ev.at.astimezone(UTC)
+        elif t in _PUBLIC_TYPES:
+            if clock.stopped is None:
+                clock.stop(ev.at.astimezone(UTC),
+                           policy.target_seconds(priority, "response", calendar_name), calendar)
+        elif t == "excluded":
+            clock.exclude(ev.at.astimezone(UTC))
+            break
+    return clock.state(policy.target_seconds(priority, "response", calendar_name), now,
+                       calendar, policy.at_risk_fraction)
+
+
 def update_figures(events, policy: Policy, calendar: BusinessCalendar,
                    calendar_name: str, end: datetime) -> int:
     """How many status-update intervals (K5) were owed: those ended by support's next
