@@ -298,6 +298,25 @@ def test_a_draft_row_taken_from_the_own_replay_is_the_draft_replay(db):
             assert [row_key(r) for r in beside] == [row_key(r) for r in alone]
             assert beside == alone
             reused.append(sum(a is b for a, b in zip(own, beside, strict=True)))
+    # The response clock alone is replay's response clock, for every case and
+    # priority change (a draft with other response targets: P1 30m, P3 12h).
+    from slpdesk.desk.models import CalendarClosure
+    from slpdesk.desk.services import cases_sla_events
+    from slpdesk.sla import ReplayError, replay, response_clock
+
+    draft = policy_from_text(drafts[1].replace('response = "2h"', 'response = "30m"'))
+    checked = 0
+    for case_id, events in cases_sla_events(Case.objects.values_list("id", flat=True)).items():
+        case = Case.objects.get(pk=case_id)
+        calendar = CalendarClosure.compiled(draft, case.calendar, case.time_zone)
+        at = max(now, events[-1].at)
+        try:
+            whole = replay(events, draft, calendar, at, calendar_name=case.calendar)
+        except ReplayError:
+            continue
+        assert response_clock(events, draft, calendar, at, case.calendar) == whole.response
+        checked += 1
+    assert checked > 550
     # Nothing reused under another fraction; some cases (not all) under the others.
     assert reused[2] == reused[6] == 0
     assert all(0 < reused[k] < 600 for k in (1, 3, 5, 7)), reused
