@@ -14,6 +14,7 @@
 ``slpdesk policy validate|diff|publish``  policy versions (V1-V2)
 ``slpdesk policy simulate``  replay a period under a draft policy, side by side
 ``slpdesk report``     the SLA compliance report of a period (text or JSON)
+``slpdesk privacy export|erase|retention``  a person's data out; erasure; retention
 
 The Django subcommands import Django only when they run (in
 :mod:`slpdesk.server`), so ``slpdesk sla`` stays quick and Django-free.
@@ -387,6 +388,35 @@ def _add_period_arguments(parser) -> None:
                         "a terminal")
 
 
+# ------------------------------------------------------------- personal data
+def _privacy_command(name: str, args) -> dict:
+    _django_ready(database="ready")
+    from .privacy import commands
+
+    try:
+        return getattr(commands, name)(args)
+    except commands.CommandError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def cmd_privacy_export(args) -> dict:
+    return _privacy_command("run_export", args)
+
+
+def cmd_privacy_erase(args) -> dict:
+    return _privacy_command("run_erase", args)
+
+
+def cmd_privacy_retention(args) -> dict:
+    return _privacy_command("run_retention", args)
+
+
+def _add_person_arguments(parser) -> None:
+    who = parser.add_mutually_exclusive_group(required=True)
+    who.add_argument("--user", help="the account's user name")
+    who.add_argument("--email", help="the account's e-mail address")
+
+
 def cmd_worker(args) -> int:
     _django_ready(database="exists")
     from slpdesk.worker.loop import Worker
@@ -560,6 +590,35 @@ def build_parser() -> argparse.ArgumentParser:
                       help="largest message accepted (default: twice the attachment limit "
                       "plus 1 MiB); larger ones get 552")
     msrv.set_defaults(func=cmd_mail_serve)
+    # A person's data (issue 16): export, erasure, retention.
+    prv = sub.add_parser("privacy", help="a person's data: export, erase; retention")
+    prv_sub = prv.add_subparsers(dest="privacy_command", required=True)
+    pexp = prv_sub.add_parser("export", help="everything held about a person, as a ZIP "
+                              "(personal-data.json and their files)")
+    _add_person_arguments(pexp)
+    pexp.add_argument("--output", help="the ZIP file to write (default: "
+                      "personal-data-ID-DATE.zip here)")
+    pexp.add_argument("--force", action="store_true", help="overwrite --output")
+    pexp.add_argument("--include-internal", action="store_true",
+                      help="also the internal notes and files of their cases (review them "
+                      "before handing anything over)")
+    pexp.set_defaults(func=cmd_privacy_export)
+    pera = prv_sub.add_parser("erase", help="erase a person's personal data; the SLA "
+                              "record stays")
+    _add_person_arguments(pera)
+    pera.add_argument("--reason", default="", help="why (recorded with the erasure)")
+    pera.add_argument("--by", help="the administrator who asked for it (user name)")
+    bodies = pera.add_mutually_exclusive_group()
+    bodies.add_argument("--redact-bodies", action="store_true",
+                        help="the texts they wrote are removed whole (the default)")
+    bodies.add_argument("--keep-bodies", action="store_true",
+                        help="keep the texts needed for the case; only their name, "
+                        "address and phone are removed from them")
+    pera.set_defaults(func=cmd_privacy_erase)
+    pret = prv_sub.add_parser("retention", help="anonymise the cases resolved or closed "
+                              "more than SLPDESK_RETENTION_YEARS ago")
+    pret.add_argument("--dry-run", action="store_true", help="only list them")
+    pret.set_defaults(func=cmd_privacy_retention)
     return parser
 
 
