@@ -156,13 +156,15 @@ def sqlite_database(path: Path, *, timeout: int) -> dict:
     WAL lets readers go on while one process writes; ``BEGIN IMMEDIATE`` takes
     the write lock at the start of every transaction, so two writers queue
     (for up to ``timeout`` seconds) instead of failing half-way with
-    "database is locked".
+    "database is locked". ``secure_delete`` zeroes what a change frees, so erased
+    personal data (slpdesk.privacy) is not left in the file's free space.
     """
     return {
         "ENGINE": "django.db.backends.sqlite3",
         "NAME": path,
         "OPTIONS": {
-            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL",
+            "init_command": ("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; "
+                             "PRAGMA secure_delete=ON"),
             "transaction_mode": "IMMEDIATE",
             "timeout": timeout,
         },

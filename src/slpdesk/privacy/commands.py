@@ -10,7 +10,7 @@ from pathlib import Path
 from django.conf import settings
 from django.utils import timezone
 
-from .erasure import PrivacyError, erase, find_person
+from .erasure import PrivacyError, erase, find_person, vacuum_sqlite
 
 
 class CommandError(ValueError):
@@ -71,6 +71,7 @@ def run_erase(args) -> dict:
                        reason=args.reason or "", redact=not args.keep_bodies)
     except PrivacyError as exc:
         raise CommandError(str(exc)) from None
+    vacuum_sqlite()
     return {"erased": record.subject_ref, "account_id": record.subject_id,
             "mode": record.mode, "removed": record.counts}
 

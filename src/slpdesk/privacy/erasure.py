@@ -22,11 +22,13 @@ The erasure itself is recorded (:class:`~slpdesk.privacy.models.Erasure`: who,
 when, why, the mode, counts) without the erased data. On SQLite the transaction
 runs with ``PRAGMA secure_delete`` (freed space is zeroed), the full-text index is
 merged (``optimize``: no stale terms) and the WAL checkpointed, so the erased text
-is not left in the database file.
+is not left in the database file; ``slpdesk privacy erase`` also runs ``VACUUM``
+(:func:`vacuum_sqlite`), for space freed before ``secure_delete`` was on.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import re
 import secrets
@@ -240,10 +242,12 @@ class Scrubber:
     def mail_received(self, qs, pattern) -> None:
         """Received mail: the raw message and sender go; a message not yet processed
         is settled as dismissed (there is nothing left to process)."""
-        for pk, state, subject, error in qs.values_list("pk", "state", "subject",
-                                                        "last_error"):
+        for pk, state, subject, error, message_id in qs.values_list(
+                "pk", "state", "subject", "last_error", "message_id"):
+            # The Message-ID names the sender's domain: only its digest stays.
+            digest = hashlib.sha256(message_id.encode()).hexdigest()
             new = {"raw": b"", "sender": "", "subject": scrub(subject, pattern),
-                   "last_error": scrub(error, pattern)}
+                   "last_error": scrub(error, pattern), "message_id": f"<{digest}@erased>"}
             if state == InboundMessage.State.PENDING or state == InboundMessage.State.HELD:
                 new.update(state=InboundMessage.State.DONE,
                            outcome=InboundMessage.Outcome.DISMISSED, finished_at=self.now)
@@ -272,21 +276,33 @@ def _delete_after_commit(files: list[str], eml: list[str]) -> None:
         (mail_dir / file_name(message_id)).unlink(missing_ok=True)
 
 
-def secure_sqlite(on: bool) -> None:
-    """SQLite: zero freed space from now on (``secure_delete``), or stop doing so."""
+def secure_sqlite() -> None:
+    """SQLite: zero what a change frees (``secure_delete``; the desk's connections
+    have it on already, :func:`slpdesk.settings.sqlite_database`)."""
     if connection.vendor == "sqlite":
         with connection.cursor() as cursor:
-            cursor.execute(f"PRAGMA secure_delete = {'ON' if on else 'OFF'}")
+            cursor.execute("PRAGMA secure_delete = ON")
 
 
 def compact_sqlite() -> None:
     """SQLite, after commit: merge the full-text index (drops the terms of old
-    documents) and checkpoint the WAL into the database file, truncating it."""
-    if connection.vendor != "sqlite":
+    documents) and checkpoint the WAL into the database file, truncating it. Not
+    inside a caller's transaction (it runs after that commits)."""
+    if connection.vendor != "sqlite" or connection.in_atomic_block:
         return
     with connection.cursor() as cursor:
         cursor.execute("INSERT INTO desk_casesearch_fts(desk_casesearch_fts) "
                        "VALUES ('optimize')")
+        cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
+
+def vacuum_sqlite() -> None:
+    """SQLite: rewrite the whole file (``VACUUM``), so nothing freed before
+    ``secure_delete`` was on (an older database) is left in it; then truncate the WAL."""
+    if connection.vendor != "sqlite":
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("VACUUM")
         cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
 
@@ -311,14 +327,11 @@ def erase(user: User, *, now: datetime, actor: User | None = None, by_label: str
     they wrote become :data:`MARKER` whole; else only their identifiers in them."""
     if actor is not None and actor.pk == user.pk:
         raise PrivacyError("self", _("You cannot erase your own account."))
-    secure_sqlite(True)
-    try:
-        with transaction.atomic():
-            record = _erase(user, now=now, actor=actor, by_label=by_label, reason=reason,
-                            redact=redact)
-        compact_sqlite()
-    finally:
-        secure_sqlite(False)
+    secure_sqlite()
+    with transaction.atomic():
+        record = _erase(user, now=now, actor=actor, by_label=by_label, reason=reason,
+                        redact=redact)
+    compact_sqlite()
     log.info("personal data erased: %s (%s)", record.subject_ref, record.mode)
     return record
 

@@ -100,13 +100,10 @@ def run(now: datetime, years: int) -> int:
     done = 0
     if not ids:
         return 0
-    secure_sqlite(True)
-    try:
-        for k in range(0, len(ids), BATCH):
-            done += anonymise(ids[k:k + BATCH], now)
-        compact_sqlite()
-    finally:
-        secure_sqlite(False)
+    secure_sqlite()
+    for k in range(0, len(ids), BATCH):
+        done += anonymise(ids[k:k + BATCH], now)
+    compact_sqlite()
     return done
 
 
