@@ -55,7 +55,9 @@ LATER = datetime(2026, 8, 3, 12, 0, tzinfo=UTC)
 
 
 @pytest.fixture
-def built(db, django_capture_on_commit_callbacks):
+def built(db, django_capture_on_commit_callbacks, settings, tmp_path):
+    settings.SLPDESK_MAIL_DIR = tmp_path / "mail"  # this test's mail and files only
+    settings.MEDIA_ROOT = tmp_path / "media"
     with django_capture_on_commit_callbacks(execute=True):
         names = world.build()
     names["user"] = User.objects.get(pk=names["alicia"])
