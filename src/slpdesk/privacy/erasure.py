@@ -29,6 +29,7 @@ is not left in the database file; ``slpdesk privacy erase`` also runs ``VACUUM``
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import re
 import secrets
@@ -36,6 +37,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from pathlib import Path
 
+from django.apps import apps as django_apps
 from django.conf import settings
 from django.contrib.auth.hashers import make_password
 from django.core.files.storage import default_storage
@@ -411,6 +413,7 @@ def _erase(user, *, now, actor, by_label, reason, redact) -> Erasure:
             ids.contains("subject")).values_list("pk", "subject"):
         InboundMessage.objects.filter(pk=pk).update(subject=scrub(subject, wide))
 
+    _webhook_deliveries(work, ids, own)
     _account(user, ids, work, now)
     ref = opaque_reference()
     User.objects.filter(pk=me).update(
@@ -462,6 +465,38 @@ def _account(user: User, ids: Identifiers, work: Scrubber, now: datetime) -> Non
             else scrub(text, ids.everywhere)
         LogEntry.objects.filter(pk=pk).update(
             object_repr=repr_, change_message=scrub(message, ids.everywhere))
+
+
+def _scrub_json(value, pattern):
+    if isinstance(value, str):
+        return scrub(value, pattern)
+    if isinstance(value, list):
+        return [_scrub_json(v, pattern) for v in value]
+    if isinstance(value, dict):
+        return {k: _scrub_json(v, pattern) for k, v in value.items()}
+    return value
+
+
+def _webhook_deliveries(work: Scrubber, ids: Identifiers, own: set[int]) -> None:
+    """Webhook deliveries (when the webhooks app is installed, issue 15): the payloads
+    of the person's cases and of any that names them lose their identifiers (the
+    JSON's strings are rewritten, so escaped text is found too)."""
+    try:
+        delivery = django_apps.get_model("webhooks", "Delivery")
+    except LookupError:
+        return
+    touched = own | work.cases
+    for pk, case_id, body in delivery.objects.filter(
+            Q(case_id__in=touched) | ids.contains("body")).values_list("pk", "case_id", "body"):
+        try:
+            doc = json.loads(body)
+        except ValueError:
+            continue
+        pattern = ids.own if case_id in own else ids.everywhere
+        new = json.dumps(_scrub_json(doc, pattern), ensure_ascii=False)
+        if new != body:
+            delivery.objects.filter(pk=pk).update(body=new)
+            work.count("webhook_deliveries")
 
 
 def find_person(*, username: str = "", email: str = "") -> User:
