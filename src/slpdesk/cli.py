@@ -618,6 +618,8 @@ def build_parser() -> argparse.ArgumentParser:
     pret = prv_sub.add_parser("retention", help="anonymise the cases resolved or closed "
                               "more than SLPDESK_RETENTION_YEARS ago")
     pret.add_argument("--dry-run", action="store_true", help="only list them")
+    pret.add_argument("--now", help="as at this ISO 8601 time instead of now (UTC without "
+                      "an offset): what goes by then")
     pret.set_defaults(func=cmd_privacy_retention)
     return parser
 

@@ -467,6 +467,29 @@ def test_erasure_leaves_no_trace_in_the_database_files_or_mail(command_env):
         2, "slpdesk: error: This person's data was already erased.")
 
 
+def test_retention_command_dry_run_then_run(command_env):
+    env = {**command_env, "PYTHONPATH": str(HERE), "SLPDESK_RETENTION_YEARS": "1"}
+    slpdesk(env, "migrate")
+    built = json.loads(subprocess.run(
+        [sys.executable, "-m", "privacy_world"], env={**env, "DJANGO_SETTINGS_MODULE":
+                                                      "slpdesk.settings"},
+        capture_output=True, text=True, check=True, timeout=300).stdout)
+    at = ["--now", "2027-07-07T12:00:00Z"]
+    dry = json.loads(slpdesk(env, "privacy", "retention", "--dry-run", *at).stdout)
+    assert (dry["would_anonymise"], [c["number"] for c in dry["cases"]]) == (
+        1, built["cases"][:1])
+    assert json.loads(slpdesk(env, "privacy", "retention", "--dry-run", "--now",
+                              "2027-07-06T12:00:00Z").stdout)["would_anonymise"] == 0
+    done = json.loads(slpdesk(env, "privacy", "retention", *at).stdout)
+    assert (done["dry_run"], done["anonymised"]) == (False, 1)
+    assert json.loads(slpdesk(env, "privacy", "retention", "--dry-run", *at).stdout)[
+        "would_anonymise"] == 0
+    assert slpdesk(env, "sla", "audit").stdout.strip() == "checked 3 cases: 0 differ"
+    assert world.FILE_CONTENT not in b"".join(
+        p.read_bytes() for p in Path(env["SLPDESK_DATA_DIR"], "media").rglob("*")
+        if p.is_file())
+
+
 def test_the_commands_refuse_bad_input_in_one_line(command_env):
     slpdesk(command_env, "migrate")
     nobody = slpdesk(command_env, "privacy", "export", "--user", "nobody", check=False)
@@ -483,3 +506,7 @@ def test_the_commands_refuse_bad_input_in_one_line(command_env):
     dry = slpdesk({**command_env, "SLPDESK_RETENTION_YEARS": "3"}, "privacy", "retention",
                   "--dry-run")
     assert json.loads(dry.stdout)["would_anonymise"] == 0
+    when = slpdesk({**command_env, "SLPDESK_RETENTION_YEARS": "3"}, "privacy", "retention",
+                   "--now", "soon", check=False)
+    assert (when.returncode, when.stderr) == (
+        2, "slpdesk: error: --now: 'soon' is not an ISO 8601 time\n")

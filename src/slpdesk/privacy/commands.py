@@ -83,6 +83,15 @@ def run_retention(args) -> dict:
     if years is None:
         raise CommandError("SLPDESK_RETENTION_YEARS is not set: retention is off")
     now = timezone.now()
+    if args.now:
+        from datetime import UTC
+
+        from slpdesk.sla.tools import InputError, parse_instant
+
+        try:
+            now = parse_instant(args.now, UTC, "--now")
+        except InputError as exc:
+            raise CommandError(str(exc)) from None
     if args.dry_run:
         cases = [{"number": number, "status": status, "last_change": at.isoformat()}
                  for number, status, at in due(now, years).values_list(
