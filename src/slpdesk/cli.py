@@ -357,10 +357,13 @@ def cmd_policy_publish(args) -> dict:
 
 
 # ------------------------------------------------------------------- reports
-def _reports_command(name: str, args) -> int:
+def _app_command(app: str, name: str, args):
+    """``slpdesk.<app>.commands.<name>(args)`` on a migrated database; its
+    ``CommandError`` becomes one line on stderr (exit 2)."""
     _django_ready(database="ready")
-    from .reports import commands
+    from importlib import import_module
 
+    commands = import_module(f"slpdesk.{app}.commands")
     try:
         return getattr(commands, name)(args)
     except commands.CommandError as exc:
@@ -368,11 +371,11 @@ def _reports_command(name: str, args) -> int:
 
 
 def cmd_report(args) -> int:
-    return _reports_command("run_report", args)
+    return _app_command("reports", "run_report", args)
 
 
 def cmd_policy_simulate(args) -> int:
-    return _reports_command("run_simulate", args)
+    return _app_command("reports", "run_simulate", args)
 
 
 def _add_period_arguments(parser) -> None:
@@ -389,26 +392,16 @@ def _add_period_arguments(parser) -> None:
 
 
 # ------------------------------------------------------------- personal data
-def _privacy_command(name: str, args) -> dict:
-    _django_ready(database="ready")
-    from .privacy import commands
-
-    try:
-        return getattr(commands, name)(args)
-    except commands.CommandError as exc:
-        raise UsageError(str(exc)) from None
-
-
 def cmd_privacy_export(args) -> dict:
-    return _privacy_command("run_export", args)
+    return _app_command("privacy", "run_export", args)
 
 
 def cmd_privacy_erase(args) -> dict:
-    return _privacy_command("run_erase", args)
+    return _app_command("privacy", "run_erase", args)
 
 
 def cmd_privacy_retention(args) -> dict:
-    return _privacy_command("run_retention", args)
+    return _app_command("privacy", "run_retention", args)
 
 
 def _add_person_arguments(parser) -> None:

@@ -10,7 +10,9 @@ from pathlib import Path
 from django.conf import settings
 from django.utils import timezone
 
-from .erasure import PrivacyError, erase, find_person, vacuum_sqlite
+from slpdesk.desk.services import DeskError
+
+from .erasure import erase, find_person, vacuum_sqlite
 
 
 class CommandError(ValueError):
@@ -20,7 +22,7 @@ class CommandError(ValueError):
 def _person(args):
     try:
         return find_person(username=args.user or "", email=args.email or "")
-    except PrivacyError as exc:
+    except DeskError as exc:
         raise CommandError(str(exc)) from None
 
 
@@ -69,7 +71,7 @@ def run_erase(args) -> dict:
     try:
         record = erase(user, now=timezone.now(), actor=actor, by_label="command line",
                        reason=args.reason or "", redact=not args.keep_bodies)
-    except PrivacyError as exc:
+    except DeskError as exc:
         raise CommandError(str(exc)) from None
     vacuum_sqlite()
     return {"erased": record.subject_ref, "account_id": record.subject_id,

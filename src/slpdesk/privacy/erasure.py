@@ -58,6 +58,7 @@ from slpdesk.desk.models import (
     Outbox,
     User,
 )
+from slpdesk.desk.services import DeskError
 from slpdesk.mail.transport import file_name
 
 from .models import Erasure
@@ -69,19 +70,6 @@ MARKER = ERASED_MARKER
 #: Event details that hold free text (by event type).
 EVENT_TEXTS = {"resolved": ("summary",), "reopened": ("reason",), "excluded": ("note",),
                "classified": ("defect_reference",), "attached": ("name",)}
-
-
-class PrivacyError(Exception):
-    """A request the privacy functions refuse; the message is translatable."""
-
-    def __init__(self, code: str, message, **params):
-        super().__init__(code)
-        self.code = code
-        self.message = message
-        self.params = params
-
-    def __str__(self) -> str:
-        return str(self.message) % self.params if self.params else str(self.message)
 
 
 # --------------------------------------------------------------- identifiers
@@ -328,7 +316,7 @@ def erase(user: User, *, now: datetime, actor: User | None = None, by_label: str
     """Erase ``user``'s personal data (see the module's text). ``redact``: the texts
     they wrote become :data:`MARKER` whole; else only their identifiers in them."""
     if actor is not None and actor.pk == user.pk:
-        raise PrivacyError("self", _("You cannot erase your own account."))
+        raise DeskError("self", _("You cannot erase your own account."))
     secure_sqlite()
     with transaction.atomic():
         record = _erase(user, now=now, actor=actor, by_label=by_label, reason=reason,
@@ -341,7 +329,7 @@ def erase(user: User, *, now: datetime, actor: User | None = None, by_label: str
 def _erase(user, *, now, actor, by_label, reason, redact) -> Erasure:
     user = User.objects.select_for_update().get(pk=user.pk)
     if user.erased_at is not None:
-        raise PrivacyError("erased", _("This person's data was already erased."))
+        raise DeskError("erased", _("This person's data was already erased."))
     ids = Identifiers(user)
     wide, near = ids.everywhere, ids.own
     work = Scrubber(now)
@@ -500,18 +488,18 @@ def _webhook_deliveries(work: Scrubber, ids: Identifiers, own: set[int]) -> None
 
 
 def find_person(*, username: str = "", email: str = "") -> User:
-    """The one account named by ``username`` or ``email``; PrivacyError otherwise."""
+    """The one account named by ``username`` or ``email``; DeskError otherwise."""
     if username:
         user = User.objects.filter(username=username).first()
         if user is None:
-            raise PrivacyError("not_found", _("There is no account %(name)s."), name=username)
+            raise DeskError("not_found", _("There is no account %(name)s."), name=username)
         return user
     found = list(User.objects.filter(email__iexact=email.strip())[:2]) if email.strip() else []
     if not found:
-        raise PrivacyError("not_found", _("No account has the address %(email)s."),
+        raise DeskError("not_found", _("No account has the address %(email)s."),
                            email=email)
     if len(found) > 1:
-        raise PrivacyError("ambiguous", _("More than one account has the address "
+        raise DeskError("ambiguous", _("More than one account has the address "
                                           "%(email)s: name the account by its user name."),
                            email=email)
     return found[0]

@@ -20,8 +20,9 @@ from django.views.decorators.http import require_POST
 
 from slpdesk.desk import access
 from slpdesk.desk.models import Case, Message, User
+from slpdesk.desk.services import DeskError
 
-from .erasure import PrivacyError, erase
+from .erasure import erase
 from .export import collect, write_zip
 from .models import Erasure
 
@@ -141,7 +142,7 @@ def person_erase(request, pk: int):
         record = erase(user, now=timezone.now(), actor=request.user, by_label="console",
                        reason=form.cleaned_data["reason"],
                        redact=form.cleaned_data["mode"] == "redact")
-    except PrivacyError as exc:
+    except DeskError as exc:
         messages.error(request, str(exc))
         return redirect("privacy:person", pk=user.pk)
     messages.success(request, _("The personal data was erased (%(ref)s).")
