@@ -510,3 +510,22 @@ def test_the_commands_refuse_bad_input_in_one_line(command_env):
                    "--now", "soon", check=False)
     assert (when.returncode, when.stderr) == (
         2, "slpdesk: error: --now: 'soon' is not an ISO 8601 time\n")
+
+
+def test_a_common_user_name_is_only_erased_in_the_persons_own_cases(built):
+    from slpdesk.desk import services
+
+    acme = Organisation.objects.get(name="Acme Tooling")
+    sven = User.objects.create_user("support", "sven@example.com", "pw", first_name="Sven",
+                                    last_name="Ström", organisation=acme)
+    c3 = Case.objects.get(number=built["cases"][2])
+    services.record_customer_reply(c3, "Our support contract says Sven Ström decides.",
+                                   actor=User.objects.get(username="bob"),
+                                   now=c3.updated_at)
+    mine = services.receive_case(c3.site, contact=sven, channel="portal",
+                                 proposed_priority="P4", title="Ask support, not Sven",
+                                 actor=sven, now=c3.updated_at)
+    erase(sven, now=LATER, redact=False)
+    assert c3.messages.latest("pk").body == f"Our support contract says {MARKER} decides."
+    mine.refresh_from_db()
+    assert mine.title == f"Ask {MARKER}, not {MARKER}"

@@ -86,22 +86,23 @@ def _phone(phone: str) -> str | None:
 
 
 class Identifiers:
-    """How a person is named in text: ``everywhere`` (full name, user name, e-mail
-    address, phone: replaced in any text of the desk) and ``own`` (also the first
-    and last name alone: replaced in the person's own cases and messages)."""
+    """How a person is named in text: ``everywhere`` (full name, e-mail address,
+    phone: replaced in any text of the desk) and ``own`` (also the user name and the
+    first and last name alone: replaced in the person's own cases and messages,
+    where they can only mean them; elsewhere a user name such as "support" or a
+    first name would take words that are not theirs)."""
 
     def __init__(self, user: User):
         first, last = (user.first_name or "").strip(), (user.last_name or "").strip()
         full = " ".join(p for p in (first, last) if p)
-        self.terms = [t for t in dict.fromkeys(
-            [(user.email or "").strip(), (user.username or "").strip(), full,
-             (user.phone or "").strip()]) if len(t) >= 3]
-        wide = [_word(t) for t in sorted(self.terms, key=len, reverse=True)
-                if t != (user.phone or "").strip()]
-        phone = _phone(user.phone)
-        if phone:
-            wide.append(phone)
-        near = wide + [_word(t) for t in (first, last) if len(t) >= 2]
+        email, phone = (user.email or "").strip(), (user.phone or "").strip()
+        #: The texts a database pre-filter looks for (``contains``).
+        self.terms = [t for t in dict.fromkeys([email, full, phone]) if len(t) >= 3]
+        wide = [_word(t) for t in sorted([email, full], key=len, reverse=True) if len(t) >= 3]
+        if _phone(phone):
+            wide.append(_phone(phone))
+        near = wide + [_word(t) for t in sorted({(user.username or "").strip(), first, last},
+                                                 key=len, reverse=True) if len(t) >= 2]
         self.everywhere = re.compile("|".join(wide), re.IGNORECASE) if wide else None
         self.own = re.compile("|".join(near), re.IGNORECASE) if near else None
 
