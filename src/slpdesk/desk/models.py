@@ -7,6 +7,7 @@ appends a :class:`CaseEvent` and recomputes the SLA columns.
 
 from __future__ import annotations
 
+import re
 import secrets
 from datetime import UTC, date, datetime
 from functools import lru_cache
@@ -93,6 +94,11 @@ class ClockStateChoice(models.TextChoices):
 
 
 # ------------------------------------------------------------- organisations
+#: A host name of at least two labels, as e-mail domains are (lower case).
+_DOMAIN_RE = re.compile(r"(?=.{1,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+"
+                        r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?")
+
+
 class Organisation(models.Model):
     """A customer or partner that gets support (spec E1)."""
 
@@ -116,6 +122,13 @@ class Organisation(models.Model):
         help_text=_("One of the organisation's people. Gets the status updates of every "
                     "case of the organisation (K5), program updates and policy notices."),
     )
+    sso_domains = models.CharField(
+        _("single sign-on auto-join e-mail domains"), max_length=500, blank=True,
+        help_text=_("Domains such as example.com, separated by commas. Someone who signs "
+                    "in with single sign-on, has no account yet and has a verified e-mail "
+                    "address at one of these domains gets a contact account of this "
+                    "organisation. Empty: only people who already have an account."),
+    )
 
     class Meta:
         verbose_name = _("organisation")
@@ -130,6 +143,37 @@ class Organisation(models.Model):
         if contact is not None and (self.pk is None or contact.organisation_id != self.pk):
             raise ValidationError({"technical_contact": _(
                 "The designated technical contact must be one of the organisation's people.")})
+        domains = self.sso_domain_list()
+        for domain in domains:
+            if not _DOMAIN_RE.fullmatch(domain):
+                raise ValidationError({"sso_domains": _(
+                    "%(domain)s is not an e-mail domain (e.g. example.com).")
+                    % {"domain": domain}})
+        self.sso_domains = ", ".join(domains)
+        for other in Organisation.objects.exclude(pk=self.pk).exclude(sso_domains=""):
+            shared = sorted(set(domains) & set(other.sso_domain_list()))
+            if shared:
+                raise ValidationError({"sso_domains": _(
+                    "%(domain)s already belongs to %(organisation)s.")
+                    % {"domain": shared[0], "organisation": other.name}})
+
+    def sso_domain_list(self) -> list[str]:
+        """The auto-join domains, lower case, each once, in the order given."""
+        domains: list[str] = []
+        for part in self.sso_domains.replace(";", ",").replace(" ", ",").split(","):
+            domain = part.strip().lower().lstrip("@")
+            if domain and domain not in domains:
+                domains.append(domain)
+        return domains
+
+    @classmethod
+    def for_sso_email(cls, email: str) -> Organisation | None:
+        """The one organisation whose auto-join domains include ``email``'s domain
+        (exactly: sub-domains are not included), or None."""
+        domain = email.rpartition("@")[2].strip().lower()
+        found = [org for org in cls.objects.exclude(sso_domains="")
+                 if domain and domain in org.sso_domain_list()]
+        return found[0] if len(found) == 1 else None
 
     def is_supported_through_partner(self) -> bool:
         """True for end users who must ask their partner, not us (E3)."""

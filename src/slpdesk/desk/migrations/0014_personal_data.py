@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('desk', '0012_user_manager'),
+        ('desk', '0013_organisation_sso_domains'),
     ]
 
     operations = [
