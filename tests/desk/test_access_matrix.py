@@ -205,6 +205,9 @@ ROUTES = {
     "two_factor_setup": ("get", None, None, logged_in),
     "two_factor_verify": ("get", None, None, logged_in),  # no device: on to the front door
     "set_language": ("post", None, {"language": "sv"}, everyone_ok),
+    # Single sign-on (issue 15): 404 for everybody while it is not set (as here).
+    "sso_start": ("get", None, None, lambda who: NOT_FOUND),
+    "sso_callback": ("get", None, None, lambda who: NOT_FOUND),
     "health": ("get", None, None, everyone_ok),
     "ready": ("get", None, None, everyone_ok),
     "download": ("get", lambda w: {"pk": w.public_file.pk}, None, download("public")),
