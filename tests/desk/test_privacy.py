@@ -529,3 +529,17 @@ def test_a_common_user_name_is_only_erased_in_the_persons_own_cases(built):
     assert c3.messages.latest("pk").body == f"Our support contract says {MARKER} decides."
     mine.refresh_from_db()
     assert mine.title == f"Ask {MARKER}, not {MARKER}"
+
+
+def test_the_admin_lists_erasures_read_only(built, client):
+    ada = User.objects.get(username="ada")
+    ada.is_staff = ada.is_superuser = True
+    ada.save()
+    record = erase_alicia(built, reason="request")
+    client.force_login(ada)
+    page = client.get(reverse("admin:privacy_erasure_changelist")).content.decode()
+    assert record.subject_ref in page
+    assert client.get(reverse("admin:privacy_erasure_add")).status_code == 403
+    assert client.post(reverse("admin:privacy_erasure_delete", args=[record.pk]),
+                       {"post": "yes"}).status_code == 403
+    assert Erasure.objects.filter(pk=record.pk).exists()
