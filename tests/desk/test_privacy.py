@@ -244,10 +244,19 @@ def test_erasure_clears_the_account_around_it(built):
     from django_otp.plugins.otp_totp.models import TOTPDevice
 
     from slpdesk.api.models import ApiToken
+    from slpdesk.desk.models import CasePresence, SavedView
 
+    alicia = built["user"]
+    for name, shared in (("mine", False), ("the team's", True)):
+        SavedView.objects.create(owner=alicia, name=name, shared=shared, created_at=LATER,
+                                 updated_at=LATER)
+    CasePresence.objects.create(case=Case.objects.first(), user=alicia, seen_at=LATER)
+    assert [v["name"] for v in collect(alicia, now=LATER, self_service=False)[0][
+        "saved_views"]] == ["mine", "the team's"]
     assert Session.objects.filter(pk=built["session"]).exists()
     erase_alicia(built)
-    alicia = built["user"]
+    assert list(SavedView.objects.values_list("name", flat=True)) == ["the team's"]
+    assert not CasePresence.objects.exists()
     assert not ApiToken.objects.filter(user=alicia).exists()
     assert not TOTPDevice.objects.filter(user=alicia).exists()
     assert not AccessLog.objects.exists() and not AccessAttempt.objects.exists()

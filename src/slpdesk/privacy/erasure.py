@@ -430,7 +430,7 @@ def _account(user: User, ids: Identifiers, work: Scrubber, now: datetime) -> Non
     from django_otp.plugins.otp_totp.models import TOTPDevice
 
     from slpdesk.api.models import ApiToken, IdempotencyKey
-    from slpdesk.desk.models import FormSubmission
+    from slpdesk.desk.models import CasePresence, FormSubmission, SavedView
 
     names = Q(pk__in=[])
     for name in {user.username, user.email} - {""}:
@@ -444,6 +444,9 @@ def _account(user: User, ids: Identifiers, work: Scrubber, now: datetime) -> Non
     work.count("api_tokens", ApiToken.objects.filter(user=user).delete()[0])
     IdempotencyKey.objects.filter(user=user).delete()
     FormSubmission.objects.filter(user=user).delete()
+    # The queue's presence marks, and their own views (a shared view stays for the team).
+    CasePresence.objects.filter(user=user).delete()
+    SavedView.objects.filter(owner=user, shared=False).delete()
     Organisation.objects.filter(technical_contact=user).update(technical_contact=None)
     user_type = ContentType.objects.get_for_model(User)
     for pk, ct, object_id, text, message in LogEntry.objects.filter(

@@ -33,6 +33,7 @@ from slpdesk.desk.models import (
     InboundMessage,
     Message,
     Outbox,
+    SavedView,
     User,
 )
 
@@ -128,6 +129,10 @@ def collect(user: User, *, now: datetime, self_service: bool,
              "created_at": _at(d.created_at), "last_used_at": _at(d.last_used_at)}
             for kind, model in (("authenticator", TOTPDevice), ("recovery_codes", StaticDevice))
             for d in model.objects.filter(user=user).order_by("pk")],
+        "saved_views": [
+            {"name": v.name, "shared": v.shared, "filters": v.filters, "columns": v.columns,
+             "created_at": _at(v.created_at)}
+            for v in SavedView.objects.filter(owner=user).order_by("name")],
         "api_tokens": [
             {"name": t.name, "prefix": t.prefix, "created_at": _at(t.created_at),
              "last_used_at": _at(t.last_used_at), "revoked_at": _at(t.revoked_at)}
