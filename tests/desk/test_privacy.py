@@ -552,3 +552,25 @@ def test_the_admin_lists_erasures_read_only(built, client):
     assert client.post(reverse("admin:privacy_erasure_delete", args=[record.pk]),
                        {"post": "yes"}).status_code == 403
     assert Erasure.objects.filter(pk=record.pk).exists()
+
+
+def test_webhook_deliveries_lose_her_identifiers(built):
+    import uuid
+
+    from slpdesk.webhooks.models import Delivery, Webhook
+
+    hook = Webhook.objects.create(url="https://hooks.example.com/in", events=["case.created"],
+                                  secret="s", created_at=LATER)
+    c1, _c2, c3 = (Case.objects.get(number=n) for n in built["cases"])
+    bodies = {c1: {"contact": {"name": "Alicia Quenneville", "email": world.EMAIL},
+                   "title": "Alicia's post-processor crashes"},
+              c3: {"description": f"Please copy Alicia Quenneville ({world.EMAIL})"}}
+    for case, data in bodies.items():
+        Delivery.objects.create(uuid=uuid.uuid4(), webhook=hook, event="case.created",
+                                case=case, body=json.dumps({"data": data}), state="pending",
+                                next_attempt_at=LATER, created_at=LATER)
+    erase_alicia(built)
+    got = {d.case_id: json.loads(d.body)["data"] for d in Delivery.objects.all()}
+    assert got == {c1.pk: {"contact": {"name": MARKER, "email": MARKER},
+                           "title": f"{MARKER}'s post-processor crashes"},
+                   c3.pk: {"description": f"Please copy {MARKER} ({MARKER})"}}

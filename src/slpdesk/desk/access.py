@@ -231,6 +231,19 @@ def staff_users() -> QuerySet[User]:
     return User.objects.filter(is_active=True, role__in=WORKING_ROLES)
 
 
+# ------------------------------------------------------------------ webhooks
+def can_manage_webhooks(user) -> bool:
+    """Webhooks carry every case's data out of the desk: administrators only."""
+    return _active(user) and user.role == Role.ADMIN
+
+
+def webhooks_for(user):
+    """The webhook subscriptions ``user`` may see and change (with their deliveries)."""
+    from slpdesk.webhooks.models import Webhook  # (the webhooks app sits above the desk)
+
+    return Webhook.objects.all() if can_manage_webhooks(user) else Webhook.objects.none()
+
+
 # -------------------------------------------------------------- saved views
 #: Roles that change or delete any shared saved view, not only their own.
 VIEW_KEEPER_ROLES = frozenset({Role.SUPERVISOR, Role.ADMIN})

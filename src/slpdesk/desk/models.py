@@ -1003,6 +1003,7 @@ class Outbox(Claimable):
         POLICY_NOTICE = "policy_notice", _("Policy change notice")
         ESCALATION_REQUEST = "escalation_request", _("Escalation to confirm")
         PASSWORD_RESET = "password_reset", _("Password reset")
+        WEBHOOK_DISABLED = "webhook_disabled", _("Webhook disabled")
 
     message_id = models.CharField(_("Message-ID"), max_length=255, unique=True)
     kind = models.CharField(_("kind"), max_length=20, choices=Kind.choices)

@@ -402,7 +402,8 @@ def _erase(user, *, now, actor, by_label, reason, redact) -> Erasure:
             ids.contains("subject")).values_list("pk", "subject"):
         InboundMessage.objects.filter(pk=pk).update(subject=scrub(subject, wide))
 
-    _webhook_deliveries(work, ids, own)
+    scrub_webhook_payloads(work, Q(case_id__in=own | work.cases) | ids.contains("body"),
+                           close)
     _account(user, ids, work, now)
     ref = opaque_reference()
     User.objects.filter(pk=me).update(
@@ -469,23 +470,21 @@ def _scrub_json(value, pattern):
     return value
 
 
-def _webhook_deliveries(work: Scrubber, ids: Identifiers, own: set[int]) -> None:
-    """Webhook deliveries (when the webhooks app is installed, issue 15): the payloads
-    of the person's cases and of any that names them lose their identifiers (the
-    JSON's strings are rewritten, so escaped text is found too)."""
+def scrub_webhook_payloads(work: Scrubber, where: Q, pattern_for) -> None:
+    """Webhook deliveries (when the webhooks app is installed, issue 15) that ``where``
+    picks: the strings of their JSON payloads scrubbed with ``pattern_for(case_id)``
+    (the JSON is parsed, so escaped text is found too)."""
     try:
         delivery = django_apps.get_model("webhooks", "Delivery")
     except LookupError:
         return
-    touched = own | work.cases
-    for pk, case_id, body in delivery.objects.filter(
-            Q(case_id__in=touched) | ids.contains("body")).values_list("pk", "case_id", "body"):
+    for pk, case_id, body in delivery.objects.filter(where).values_list("pk", "case_id",
+                                                                      "body"):
         try:
             doc = json.loads(body)
         except ValueError:
             continue
-        pattern = ids.own if case_id in own else ids.everywhere
-        new = json.dumps(_scrub_json(doc, pattern), ensure_ascii=False)
+        new = json.dumps(_scrub_json(doc, pattern_for(case_id)), ensure_ascii=False)
         if new != body:
             delivery.objects.filter(pk=pk).update(body=new)
             work.count("webhook_deliveries")

@@ -24,6 +24,7 @@ from datetime import date, datetime
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 
 from slpdesk.desk.models import (
     Attachment,
@@ -35,7 +36,15 @@ from slpdesk.desk.models import (
     User,
 )
 
-from .erasure import MARKER, Identifiers, Scrubber, compact_sqlite, scrub, secure_sqlite
+from .erasure import (
+    MARKER,
+    Identifiers,
+    Scrubber,
+    compact_sqlite,
+    scrub,
+    scrub_webhook_payloads,
+    secure_sqlite,
+)
 from .models import RetentionRun
 
 #: Cases anonymised per transaction.
@@ -88,6 +97,8 @@ def anonymise(case_ids: list[int], now: datetime) -> int:
         work.delete_files(Attachment.objects.filter(case_id__in=ids))
         work.mail_sent(Outbox.objects.filter(case_id__in=ids), to_person=True, pattern=None)
         work.mail_received(InboundMessage.objects.filter(case_id__in=ids), None)
+        scrub_webhook_payloads(work, Q(case_id__in=ids),
+                               lambda case_id: contacts.get(contact_of.get(case_id)))
         Case.objects.filter(pk__in=ids).update(anonymised_at=now)
         work.cases |= set(ids)
         work.finish()

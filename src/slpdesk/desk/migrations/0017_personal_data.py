@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('desk', '0015_case_external_id'),
+        ('desk', '0016_webhook_disabled_mail'),
     ]
 
     operations = [
