@@ -16,6 +16,7 @@
 ``slpdesk report``     the SLA compliance report of a period (text or JSON)
 ``slpdesk import``     cases with their history from JSON Lines; ``import-from`` converts
                        django-helpdesk and Zendesk data to those lines
+``slpdesk privacy export|erase|retention``  a person's data out; erasure; retention
 
 The Django subcommands import Django only when they run (in
 :mod:`slpdesk.server`), so ``slpdesk sla`` stays quick and Django-free.
@@ -410,10 +411,13 @@ def cmd_import_from(args) -> int:
 
 
 # ------------------------------------------------------------------- reports
-def _reports_command(name: str, args) -> int:
+def _app_command(app: str, name: str, args):
+    """``slpdesk.<app>.commands.<name>(args)`` on a migrated database; its
+    ``CommandError`` becomes one line on stderr (exit 2)."""
     _django_ready(database="ready")
-    from .reports import commands
+    from importlib import import_module
 
+    commands = import_module(f"slpdesk.{app}.commands")
     try:
         return getattr(commands, name)(args)
     except commands.CommandError as exc:
@@ -421,11 +425,11 @@ def _reports_command(name: str, args) -> int:
 
 
 def cmd_report(args) -> int:
-    return _reports_command("run_report", args)
+    return _app_command("reports", "run_report", args)
 
 
 def cmd_policy_simulate(args) -> int:
-    return _reports_command("run_simulate", args)
+    return _app_command("reports", "run_simulate", args)
 
 
 def _add_period_arguments(parser) -> None:
@@ -439,6 +443,25 @@ def _add_period_arguments(parser) -> None:
     parser.add_argument("--progress", action="store_true",
                         help="show a progress bar on standard error even when it is not "
                         "a terminal")
+
+
+# ------------------------------------------------------------- personal data
+def cmd_privacy_export(args) -> dict:
+    return _app_command("privacy", "run_export", args)
+
+
+def cmd_privacy_erase(args) -> dict:
+    return _app_command("privacy", "run_erase", args)
+
+
+def cmd_privacy_retention(args) -> dict:
+    return _app_command("privacy", "run_retention", args)
+
+
+def _add_person_arguments(parser) -> None:
+    who = parser.add_mutually_exclusive_group(required=True)
+    who.add_argument("--user", help="the account's user name")
+    who.add_argument("--email", help="the account's e-mail address")
 
 
 def cmd_worker(args) -> int:
@@ -648,6 +671,37 @@ def build_parser() -> argparse.ArgumentParser:
                       help="largest message accepted (default: twice the attachment limit "
                       "plus 1 MiB); larger ones get 552")
     msrv.set_defaults(func=cmd_mail_serve)
+    # A person's data (issue 16): export, erasure, retention.
+    prv = sub.add_parser("privacy", help="a person's data: export, erase; retention")
+    prv_sub = prv.add_subparsers(dest="privacy_command", required=True)
+    pexp = prv_sub.add_parser("export", help="everything held about a person, as a ZIP "
+                              "(personal-data.json and their files)")
+    _add_person_arguments(pexp)
+    pexp.add_argument("--output", help="the ZIP file to write (default: "
+                      "personal-data-ID-DATE.zip here)")
+    pexp.add_argument("--force", action="store_true", help="overwrite --output")
+    pexp.add_argument("--include-internal", action="store_true",
+                      help="also the internal notes and files of their cases (review them "
+                      "before handing anything over)")
+    pexp.set_defaults(func=cmd_privacy_export)
+    pera = prv_sub.add_parser("erase", help="erase a person's personal data; the SLA "
+                              "record stays")
+    _add_person_arguments(pera)
+    pera.add_argument("--reason", default="", help="why (recorded with the erasure)")
+    pera.add_argument("--by", help="the administrator who asked for it (user name)")
+    bodies = pera.add_mutually_exclusive_group()
+    bodies.add_argument("--redact-bodies", action="store_true",
+                        help="the texts they wrote are removed whole (the default)")
+    bodies.add_argument("--keep-bodies", action="store_true",
+                        help="keep the texts needed for the case; only their name, "
+                        "address and phone are removed from them")
+    pera.set_defaults(func=cmd_privacy_erase)
+    pret = prv_sub.add_parser("retention", help="anonymise the cases resolved or closed "
+                              "more than SLPDESK_RETENTION_YEARS ago")
+    pret.add_argument("--dry-run", action="store_true", help="only list them")
+    pret.add_argument("--now", help="as at this ISO 8601 time instead of now (UTC without "
+                      "an offset): what goes by then")
+    pret.set_defaults(func=cmd_privacy_retention)
     return parser
 
 

@@ -210,6 +210,15 @@ def _inbound(w: World):
     return row
 
 
+def administrator(who: str) -> str:
+    """Administrators only (a person's data: issue 16); everybody else 404."""
+    return {"anonymous": LOGIN, "admin": OK}.get(who, NOT_FOUND)
+
+
+def contact(w: World) -> dict:
+    return {"pk": w.case.contact_id}
+
+
 def admin_only(who: str) -> str:
     """Administrators only (webhooks, issue 15): other staff 403, customers 404."""
     if who == "anonymous":
@@ -345,6 +354,13 @@ ROUTES = {
     "api_token_revoke": ("post", lambda w: {"pk": _api_token(w, "own customer")[0].pk}, {},
                          lambda who: {"anonymous": LOGIN, "own customer": OK}.get(
                              who, NOT_FOUND)),
+    # A person's data (issue 16): everyone their own; administrators anyone's. The
+    # erasure's first POST only asks for the confirmation (nothing changes).
+    "my_data": ("get", None, None, logged_in),
+    "privacy:people": ("get", None, None, administrator),
+    "privacy:person": ("get", contact, None, administrator),
+    "privacy:export": ("get", contact, None, administrator),
+    "privacy:erase": ("post", contact, {"reason": "asked", "mode": "redact"}, administrator),
     "api:openapi-json": ("get", None, None, everyone_ok),
     "api:openapi-view": ("get", None, None, everyone_ok),
     "api:api-root": ("get", None, None, lambda who: NOT_FOUND),  # django-ninja's: /api/v1/

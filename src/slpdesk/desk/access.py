@@ -212,6 +212,21 @@ def sites_for(user) -> QuerySet[Site]:
     return Site.objects.none()
 
 
+# ------------------------------------------------------------ personal data
+def can_manage_personal_data(user) -> bool:
+    """Find anyone, export their data and erase it (GDPR requests): administrators."""
+    return _active(user) and user.role == Role.ADMIN
+
+
+def people_for(user) -> QuerySet[User]:
+    """The accounts whose personal data ``user`` may export or erase: every one for an
+    administrator, none for anybody else (a person downloads their own from
+    Preferences, never through this)."""
+    if can_manage_personal_data(user):
+        return User.objects.all()
+    return User.objects.none()
+
+
 def staff_users() -> QuerySet[User]:
     """The people a case can be assigned to."""
     return User.objects.filter(is_active=True, role__in=WORKING_ROLES)

@@ -61,6 +61,18 @@ def validate_attachment_size(file) -> None:
         )
 
 
+#: What replaces erased personal data in stored texts (slpdesk.privacy); pages show it
+#: in the reader's language (:func:`as_shown`).
+ERASED_MARKER = "[erased]"
+
+
+def as_shown(text: str) -> str:
+    """A stored text as pages show it: the erasure marker in the reader's language."""
+    if text and ERASED_MARKER in text:
+        return text.replace(ERASED_MARKER, str(_("[erased]")))
+    return text
+
+
 # ------------------------------------------------------------------ choices
 class Priority(models.TextChoices):
     P1 = "P1", _("P1 Urgent")
@@ -493,12 +505,22 @@ class User(AbstractUser):
     time_zone = models.CharField(_("time zone"), max_length=64, blank=True,
                                  validators=[validate_time_zone])
     phone = models.CharField(_("phone"), max_length=50, blank=True)
+    # Set when the person's data was erased (slpdesk.privacy.erasure): the row stays as
+    # an opaque tombstone that cases, messages and events still point to.
+    erased_at = models.DateTimeField(_("personal data erased"), null=True, blank=True)
 
     objects = UserManager()
 
     class Meta:
         verbose_name = _("user")
         verbose_name_plural = _("users")
+
+    def get_full_name(self) -> str:
+        """The person's name; "erased contact" (in the reader's language) once their
+        personal data was erased, wherever a name is shown."""
+        if self.erased_at is not None:
+            return str(_("erased contact"))
+        return super().get_full_name()
 
     def is_support_staff(self) -> bool:
         """The vendor's people: everyone but customer and partner contacts (what each
@@ -685,6 +707,9 @@ class Case(models.Model):
     # that an import run again skips it; null for a case opened in this desk.
     external_id = models.CharField(_("external id"), max_length=100, unique=True, null=True,
                                    blank=True, editable=False)
+    # Set when retention (slpdesk.privacy.retention) removed the personal data of this
+    # case: its texts are redacted, its files deleted; its SLA record stays.
+    anonymised_at = models.DateTimeField(_("personal data removed"), null=True, blank=True)
 
     objects = CaseQuerySet.as_manager()
 

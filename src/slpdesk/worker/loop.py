@@ -36,6 +36,7 @@ from django.db import InterfaceError, OperationalError, close_old_connections, c
 from django.utils import timezone
 
 from slpdesk.desk.models import WorkerHeartbeat
+from slpdesk.privacy import retention
 from slpdesk.webhooks.delivery import handle_one_webhook
 
 from . import steps as steps_mod
@@ -79,6 +80,8 @@ def default_steps() -> list[tuple[str, Step]]:
     inbound = _inbound_step()
     if inbound is not None:
         found.append(("inbound", inbound))
+    # Once a day, with SLPDESK_RETENTION_YEARS set: old cases lose their personal data.
+    found.append(("retention", retention.handle_one_retention))
     return found
 
 
