@@ -26,6 +26,7 @@ from .models import (
     Message,
     Organisation,
     Site,
+    Statement,
     User,
 )
 
@@ -213,3 +214,23 @@ def sites_for(user) -> QuerySet[Site]:
 def staff_users() -> QuerySet[User]:
     """The people a case can be assigned to."""
     return User.objects.filter(is_active=True, role__in=WORKING_ROLES)
+
+
+# ------------------------------------------------------------------ statements
+def statements_for(user) -> QuerySet[Statement]:
+    """The monthly SLA statements ``user`` may read: staff all; a contact only their own
+    organisation's (not those of the end users a partner supports: each gets its own)."""
+    if is_staff(user):
+        return Statement.objects.all()
+    if is_contact(user):
+        return Statement.objects.filter(organisation_id=user.organisation_id)
+    return Statement.objects.none()
+
+
+def statement_or_404(user, month: str) -> Statement:
+    """The statement of ``user``'s own organisation for ``month``, or 404."""
+    try:
+        return statements_for(user).select_related("organisation").get(
+            organisation_id=user.organisation_id, month=month)
+    except Statement.DoesNotExist:
+        raise Http404("no such statement") from None
