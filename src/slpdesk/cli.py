@@ -29,6 +29,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sys
 from datetime import UTC
 
@@ -387,6 +388,37 @@ def _add_period_arguments(parser) -> None:
                         "a terminal")
 
 
+# ------------------------------------------------------------------- statements
+def _month(text: str) -> str:
+    """YYYY-MM, checked before anything else is set up."""
+    m = re.fullmatch(r"(\d{4})-(\d{2})", text.strip())
+    if not m or not 1 <= int(m.group(2)) <= 12 or int(m.group(1)) < 1970:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a month (YYYY-MM, e.g. 2026-11)")
+    return m.group(0)
+
+
+def cmd_statements_send(args) -> int:
+    """Mail the month's SLA statements not sent yet (or say what would be sent)."""
+    _django_ready(database="ready")
+    from django.utils import timezone
+
+    from .reports import statements
+
+    try:
+        outcomes = statements.send_month(args.month, timezone.now(),
+                                         organisation=args.organisation,
+                                         dry_run=args.dry_run)
+    except statements.StatementError as exc:
+        raise UsageError(str(exc)) from None
+    for o in outcomes:
+        mark = "sent" if o.sent else ("would send" if args.dry_run and
+                                      o.reason.startswith("would") else "skipped")
+        print(f"{mark}: {o.organisation.name} (id {o.organisation.pk}) {o.month}: {o.reason}")
+    if not outcomes:
+        print(f"no organisation gets a statement for {args.month}")
+    return 0
+
+
 def cmd_worker(args) -> int:
     _django_ready(database="exists")
     from slpdesk.worker.loop import Worker
@@ -537,6 +569,17 @@ def build_parser() -> argparse.ArgumentParser:
     _add_period_arguments(sim)
     sim.set_defaults(func=cmd_policy_simulate)
 
+    stm = sub.add_parser("statements", help="monthly SLA statements for customers")
+    stm_sub = stm.add_subparsers(dest="statements_command", required=True,
+                                 parser_class=_Parser)
+    sst = stm_sub.add_parser("send", help="mail a month's statements not sent yet (each "
+                             "organisation once)")
+    sst.add_argument("--month", type=_month, required=True, help="the month, e.g. 2026-11")
+    sst.add_argument("--organisation", type=int, default=None,
+                     help="only this organisation (its id)")
+    sst.add_argument("--dry-run", action="store_true",
+                     help="print what would be sent; send and store nothing")
+    sst.set_defaults(func=cmd_statements_send)
     rpt = sub.add_parser("report", help="the SLA compliance report of a period (text or JSON)")
     _add_period_arguments(rpt)
     rpt.set_defaults(func=cmd_report)

@@ -227,6 +227,12 @@ def statements_for(user) -> QuerySet[Statement]:
     return Statement.objects.none()
 
 
+def can_manage_statements(user) -> bool:
+    """Preview any organisation's statement, send or re-send it, switch it off: the
+    managers (and administrators)."""
+    return is_staff(user) and user.role in (Role.MANAGER, Role.ADMIN)
+
+
 def statement_or_404(user, month: str) -> Statement:
     """The statement of ``user``'s own organisation for ``month``, or 404."""
     try:

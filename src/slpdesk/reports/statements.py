@@ -35,14 +35,14 @@ import re
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils.translation import gettext as _
 
 from slpdesk.desk.models import (
     Agreement,
-    Case,
     CalendarClosure,
+    Case,
     Organisation,
     PolicyVersion,
     Site,
@@ -186,7 +186,8 @@ def compute_figures(org: Organisation, month: str, zone: str, now: datetime) -> 
 def stored_or_new(org: Organisation, month: str, now: datetime, *, save: bool = True
                   ) -> Statement:
     """The stored statement of ``org`` for ``month``; else one generated at ``now``
-    (saved unless ``save`` is False: a preview)."""
+    (saved unless ``save`` is False: a preview). Two processes generating the same
+    one at once store one: the other's is dropped and the stored one returned."""
     found = Statement.objects.filter(organisation=org, month=month).first()
     if found is not None:
         return found
@@ -196,8 +197,11 @@ def stored_or_new(org: Organisation, month: str, now: datetime, *, save: bool = 
                           language=language_of(contact) if contact else "en",
                           time_zone=zone, figures=compute_figures(org, month, zone, now))
     if save:
-        with transaction.atomic():
-            statement.save()
+        try:
+            with transaction.atomic():
+                statement.save()
+        except IntegrityError:  # stored by another process meanwhile (unique month)
+            return Statement.objects.get(organisation=org, month=month)
     return statement
 
 
@@ -221,14 +225,17 @@ def send(org: Organisation, month: str, now: datetime, *, again: bool = False,
     contact = org.technical_contact
     if not deliverable(contact):
         return Outcome(org, month, False, "no technical contact who can be mailed")
-    with transaction.atomic():
-        existing = (Statement.objects.select_for_update()
-                    .filter(organisation=org, month=month).first())
+    if dry_run:
+        existing = Statement.objects.filter(organisation=org, month=month).first()
         if existing is not None and existing.sent_at is not None and not again:
             return Outcome(org, month, False, "sent before")
-        if dry_run:
-            return Outcome(org, month, False, f"would send to {contact.email}")
-        statement = existing or stored_or_new(org, month, now)
+        return Outcome(org, month, False, f"would send to {contact.email}")
+    with transaction.atomic():
+        # Locked, so two workers or a worker and a re-send never mail it twice.
+        statement = Statement.objects.select_for_update().get(
+            pk=stored_or_new(org, month, now).pk)
+        if statement.sent_at is not None and not again:
+            return Outcome(org, month, False, "sent before")
         row = enqueue("statement", to=contact, now=now, context={
             "statement": statement, "figures": statement.figures,
             "month_start": month_days(month)[0]},
