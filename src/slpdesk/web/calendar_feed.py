@@ -115,14 +115,13 @@ def build_feed(policy, name: str, zone: str, lang: str, now: datetime,
                     ev.add("exdate", skipped)
                 ev.add("transp", "TRANSPARENT")
                 cal.add_component(ev)
-        for day in sorted(shut):
+        # A closure on a public holiday is shown as well: both say why support is shut.
+        for kind, day, summary in sorted(
+                [("holiday", d, n) for d, n in holidays.items()]
+                + [("closure", d, _("Support closed: %(reason)s") % {"reason": r} if r
+                    else _("Support closed")) for d, r in closed.items()],
+                key=lambda item: (item[1], item[0])):
             ev = Event()
-            if day in holidays:
-                kind, summary = "holiday", holidays[day]
-            else:
-                kind = "closure"
-                summary = (_("Support closed: %(reason)s") % {"reason": closed[day]}
-                           if closed[day] else _("Support closed"))
             ev.add("uid", f"{kind}-{name}-{day:%Y%m%d}@{UID_DOMAIN}")
             ev.add("dtstamp", stamp)
             ev.add("summary", summary)
