@@ -14,6 +14,8 @@
 ``slpdesk policy validate|diff|publish``  policy versions (V1-V2)
 ``slpdesk policy simulate``  replay a period under a draft policy, side by side
 ``slpdesk report``     the SLA compliance report of a period (text or JSON)
+``slpdesk import``     cases with their history from JSON Lines; ``import-from`` converts
+                       django-helpdesk and Zendesk data to those lines
 
 The Django subcommands import Django only when they run (in
 :mod:`slpdesk.server`), so ``slpdesk sla`` stays quick and Django-free.
@@ -356,6 +358,58 @@ def cmd_policy_publish(args) -> dict:
     }
 
 
+# -------------------------------------------------------------------- import
+def cmd_import(args) -> int:
+    """``slpdesk import FILE``: every line checked first; any bad one is reported as
+    ``line N: reason`` on stderr and nothing is written (exit 2). Else the cases are
+    written in one transaction; the last line is ``imported N cases, skipped M``."""
+    import tempfile
+    from pathlib import Path
+
+    from .imports import cases
+
+    with tempfile.NamedTemporaryFile(prefix="slpdesk-import-", suffix=".jsonl") as spool:
+        if args.file == "-":  # read twice (check, then write): kept in a temporary file
+            while chunk := sys.stdin.buffer.read(1 << 20):
+                spool.write(chunk)
+            spool.flush()
+            path = Path(spool.name)
+        else:
+            path = Path(args.file)
+            try:
+                with open(path, "rb"):
+                    pass
+            except OSError as exc:
+                raise UsageError(f"{args.file}: cannot read: {exc.strerror or exc}") from None
+        _django_ready(database="ready")
+        from django.utils import timezone
+
+        from .reports.commands import progress_bar
+
+        with progress_bar(args.progress, desc="importing") as (total, update):
+            result = cases.import_file(path, cases.default_base(args.file), timezone.now(),
+                                       dry_run=args.dry_run, progress=update, total=total)
+    if result.problems:
+        for number, reason in result.problems:
+            print(f"line {number}: {reason}".replace("\n", " "), file=sys.stderr)
+        raise UsageError(f"{len(result.problems)} bad line(s) in {args.file}; nothing "
+                         "imported")
+    if args.dry_run:
+        print(f"dry run: {result.to_import} cases would be imported; nothing written")
+    print(f"imported {result.imported} cases, skipped {result.skipped}")
+    return 0
+
+
+def cmd_import_from(args) -> int:
+    """``slpdesk import-from SOURCE ...``: JSON Lines for ``slpdesk import`` on stdout."""
+    from .imports import convert
+
+    try:
+        return convert.run(args, sys.stdout)
+    except convert.ConvertError as exc:
+        raise UsageError(str(exc)) from None
+
+
 # ------------------------------------------------------------------- reports
 def _reports_command(name: str, args) -> int:
     _django_ready(database="ready")
@@ -580,6 +634,40 @@ def build_parser() -> argparse.ArgumentParser:
     sst.add_argument("--dry-run", action="store_true",
                      help="print what would be sent; send and store nothing")
     sst.set_defaults(func=cmd_statements_send)
+    imp = sub.add_parser("import", help="import cases with their history from JSON Lines "
+                         "(docs/import.schema.json); all or nothing")
+    imp.add_argument("file", help="JSON Lines file, or - for standard input")
+    imp.add_argument("--dry-run", action="store_true",
+                     help="check every line and say what would be imported; write nothing")
+    imp.add_argument("--progress", action="store_true", help="a progress bar on standard "
+                     "error")
+    imp.set_defaults(func=cmd_import)
+    imf = sub.add_parser("import-from", help="convert another desk's cases to the JSON Lines "
+                         "of 'slpdesk import' (on standard output)")
+    imf_sub = imf.add_subparsers(dest="source", required=True, parser_class=_Parser)
+    dh = imf_sub.add_parser("django-helpdesk", help="read a django-helpdesk database")
+    dh.add_argument("url", help="sqlite:///PATH or postgres://USER@HOST:PORT/NAME")
+    zd = imf_sub.add_parser("zendesk", help="read Zendesk's ticket (and audit) export JSON")
+    zd.add_argument("file", help="the tickets: JSON of Zendesk's ticket export "
+                    "({\"tickets\": [...]}, one page or a list of pages)")
+    zd.add_argument("--audits", action="append", default=[], metavar="FILE",
+                    help="JSON of Zendesk's ticket audits ({\"audits\": [...]}); repeatable")
+    zd.add_argument("--users", default=None, metavar="FILE",
+                    help="JSON of Zendesk's users ({\"users\": [...]}): their e-mail addresses "
+                    "and roles")
+    zd.add_argument("--organizations", default=None, metavar="FILE",
+                    help="JSON of Zendesk's organizations ({\"organizations\": [...]}): their "
+                    "names")
+    for conv in (dh, zd):
+        conv.add_argument("--site", default="Main", help="the site name of every case "
+                          "(default: Main)")
+        conv.add_argument("--country", default=None, help="with --time-zone: create missing "
+                          "organisations, sites and contacts in this country (ISO 3166)")
+        conv.add_argument("--time-zone", default=None, help="the IANA zone of created sites")
+        conv.add_argument("--organisation", default=None,
+                          help="the organisation of cases that name none")
+    imf.set_defaults(func=cmd_import_from)
+
     rpt = sub.add_parser("report", help="the SLA compliance report of a period (text or JSON)")
     _add_period_arguments(rpt)
     rpt.set_defaults(func=cmd_report)

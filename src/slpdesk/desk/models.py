@@ -675,6 +675,10 @@ class Case(models.Model):
     # False for a case opened by an e-mail the desk's own mail server did not verify
     # (slpdesk.mail.auth): agents see "sender not verified" before they act.
     sender_verified = models.BooleanField(_("sender verified"), default=True)
+    # The case's id in the system it was imported from (``slpdesk import``), unique so
+    # that an import run again skips it; null for a case opened in this desk.
+    external_id = models.CharField(_("external id"), max_length=100, unique=True, null=True,
+                                   blank=True, editable=False)
 
     objects = CaseQuerySet.as_manager()
 
@@ -1155,3 +1159,49 @@ class Statement(models.Model):
 
     def __str__(self) -> str:
         return f"{self.organisation} {self.month}"
+
+
+# ------------------------------------------------------------- the console
+class SavedView(models.Model):
+    """A queue an agent saved (issue 13): its filters, order and columns. A shared
+    view is listed for all staff; only its owner, a supervisor or an administrator
+    changes or deletes it (:func:`slpdesk.desk.access.can_edit_saved_view`)."""
+
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, models.CASCADE,
+                              related_name="saved_views", verbose_name=_("owner"))
+    name = models.CharField(_("name"), max_length=60)
+    shared = models.BooleanField(_("shared with all staff"), default=False)
+    #: The queue's query parameters: view, status, priority, organisation, region,
+    #: sort, q (each a string; checked when saved and again when used).
+    filters = models.JSONField(_("filters"), default=dict)
+    #: The queue's optional columns shown, in the queue's order; empty: all.
+    columns = models.JSONField(_("columns"), default=list)
+    created_at = models.DateTimeField(_("created"))
+    updated_at = models.DateTimeField(_("last change"))
+
+    class Meta:
+        verbose_name = _("saved view")
+        verbose_name_plural = _("saved views")
+        constraints = [models.UniqueConstraint(fields=["owner", "name"],
+                                               name="savedview_name_once")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class CasePresence(models.Model):
+    """Who has a case open and who is writing on it (issue 13 item 5): the case page
+    records its viewer on load and on each poll; a row older than the poll's
+    expiry no longer counts and is deleted at the next poll of any case."""
+
+    case = models.ForeignKey(Case, models.CASCADE, related_name="+", verbose_name=_("case"))
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, models.CASCADE, related_name="+",
+                             verbose_name=_("user"))
+    seen_at = models.DateTimeField(_("last seen"))
+    typing_at = models.DateTimeField(_("last typed"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("case viewer")
+        verbose_name_plural = _("case viewers")
+        constraints = [models.UniqueConstraint(fields=["case", "user"],
+                                               name="casepresence_once")]

@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('desk', '0013_organisation_sso_domains'),
+        ('desk', '0015_case_external_id'),
     ]
 
     operations = [
