@@ -49,8 +49,8 @@ from slpdesk.desk.models import (
     Statement,
     User,
 )
-from slpdesk.mail.outbound import deliverable, enqueue, language_of
-from slpdesk.sla import CalendarError, get_zone
+from slpdesk.mail.outbound import deliverable, enqueue, first_zone, language_of
+from slpdesk.sla import get_zone
 
 from .data import Period
 from .facts import fact_rows, report_from_facts
@@ -91,14 +91,7 @@ def home_site(org: Organisation) -> Site | None:
 def zone_for(org: Organisation, contact: User | None) -> str:
     """The contact's own zone, else the home site's, else UTC."""
     site = home_site(org)
-    for zone in ((contact.time_zone if contact else ""), site.time_zone if site else ""):
-        if zone:
-            try:
-                get_zone(zone)
-            except CalendarError:
-                continue
-            return zone
-    return "UTC"
+    return first_zone(contact.time_zone if contact else "", site.time_zone if site else "")
 
 
 def covered(month: str) -> QuerySet[Organisation]:
