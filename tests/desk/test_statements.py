@@ -194,6 +194,13 @@ def test_the_portal_shows_each_organisation_only_its_own(cast, july):
     table = list(csv.reader(io.StringIO(download.content.decode("utf-8-sig"))))
     assert table[0] == ["Organisation", "Acme Tooling"]
     assert ["All", "10", "5", "8", "2", "0", "0", "4", "1", "2", "3"] in table
+    # A name that looks like a formula stays text (CSV injection).
+    Statement.objects.filter(organisation=cast.acme).update(
+        figures={**Statement.objects.get(organisation=cast.acme).figures,
+                 "organisation": "=HYPERLINK(1)"})
+    table = list(csv.reader(io.StringIO(alice.get(reverse(
+        "portal:statement_csv", args=["2026-07"])).content.decode("utf-8-sig"))))
+    assert table[0] == ["Organisation", "'=HYPERLINK(1)"]
     # Olga (Other Co) sees Other Co's statement, never Acme's; the month reads as hers.
     other = olga.get(reverse("portal:statement", args=["2026-07"])).content.decode()
     assert "Other Co" in other and july.cases["C3"].number not in other

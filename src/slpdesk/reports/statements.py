@@ -53,6 +53,7 @@ from slpdesk.mail.outbound import deliverable, enqueue, first_zone, language_of
 from slpdesk.sla import get_zone
 
 from .data import Period
+from .exports import neutralise
 from .facts import fact_rows, report_from_facts
 
 _MONTH_RE = re.compile(r"(\d{4})-(\d{2})")
@@ -277,11 +278,21 @@ def send_due(now: datetime) -> list[Outcome]:
 
 
 # ------------------------------------------------------------------ CSV
+class _Neutral:
+    """A CSV writer whose text cells cannot start a formula (:func:`exports.neutralise`)."""
+
+    def __init__(self, writer) -> None:
+        self.writer = writer
+
+    def writerow(self, row) -> None:
+        self.writer.writerow([neutralise(v) for v in row])
+
+
 def as_csv(statement: Statement) -> bytes:
     """The statement as CSV (UTF-8 with BOM, for spreadsheets): one section per table."""
     f = statement.figures
     buf = io.StringIO()
-    w = csv.writer(buf)
+    w = _Neutral(csv.writer(buf))
     w.writerow([_("Organisation"), f["organisation"]])
     w.writerow([_("Month"), f["month"]])
     w.writerow([_("Time zone"), f["time_zone"]])
