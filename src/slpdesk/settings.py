@@ -248,6 +248,7 @@ INSTALLED_APPS = [
     "ninja",        # django-ninja: serves the API docs' Swagger UI from its own static files
     "slpdesk.api",  # the REST API (/api/v1/) and personal API tokens
     "slpdesk.mail",  # the e-mail templates (mail/*.txt, mail/*.html)
+    "slpdesk.webhooks",  # signed webhooks: subscriptions and their deliveries
     "axes",          # django-axes: failed log-ins counted per user name and per address, locks
     "django_otp",    # django-otp: two-factor sign-in (slpdesk.web.twofactor)
     "django_otp.plugins.otp_totp",    # authenticator apps (RFC 6238)
@@ -420,3 +421,10 @@ if SLPDESK_SITE_URL and (urlsplit(SLPDESK_SITE_URL).scheme not in ("http", "http
                          or not urlsplit(SLPDESK_SITE_URL).netloc):
     raise ImproperlyConfigured(f"SLPDESK_SITE_URL={SLPDESK_SITE_URL!r} is not an http(s) "
                                "address (e.g. https://support.example.com)")
+# Webhooks (slpdesk.webhooks): deliveries go only to https:// URLs on public addresses,
+# checked on the address the name resolves to when sending. An on-premises receiver on a
+# private network, or a plain-HTTP one, needs these switched on explicitly.
+SLPDESK_WEBHOOKS_ALLOW_HTTP = envbool("SLPDESK_WEBHOOKS_ALLOW_HTTP", False)
+SLPDESK_WEBHOOKS_ALLOW_PRIVATE = envbool("SLPDESK_WEBHOOKS_ALLOW_PRIVATE", False)
+# Seconds to connect, and to wait for each part of the answer.
+SLPDESK_WEBHOOKS_TIMEOUT = envint("SLPDESK_WEBHOOKS_TIMEOUT", 10, minimum=1)

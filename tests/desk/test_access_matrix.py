@@ -214,6 +214,33 @@ def _inbound(w: World):
     return row
 
 
+def admin_only(who: str) -> str:
+    """Administrators only (webhooks, issue 15): other staff 403, customers 404."""
+    if who == "anonymous":
+        return LOGIN
+    if who in CUSTOMERS:
+        return NOT_FOUND
+    return OK if who == "admin" else FORBIDDEN
+
+
+def _webhook(w: World):
+    from slpdesk.webhooks import manage
+
+    return manage.create(url="https://hooks.example.com/in", events=["case.created"],
+                         actor=w.users["admin"], now=timezone.now())[0]
+
+
+def _delivery(w: World):
+    import uuid
+
+    from slpdesk.webhooks.models import Delivery
+
+    now = timezone.now()
+    return Delivery.objects.create(uuid=uuid.uuid4(), webhook=_webhook(w), event="case.created",
+                                   case=w.case, body="{}", state="done", next_attempt_at=now,
+                                   created_at=now)
+
+
 # route name -> (method, url kwargs, POST data, expectation per principal)
 ROUTES = {
     "home": ("get", None, None, front_door),
@@ -311,6 +338,16 @@ ROUTES = {
     "console:presence": ("post", number, {}, console(work=False)),
     "console:outbox_retry": ("post", lambda w: {"pk": w.case.outbox.first().pk}, {},
                              console()),
+    # Webhooks (issue 15): administrators only.
+    "console:webhooks": ("get", None, None, admin_only),
+    "console:webhook": ("get", lambda w: {"pk": _webhook(w).pk}, None, admin_only),
+    "console:webhook_enable": ("post", lambda w: {"pk": _webhook(w).pk}, {"enabled": "0"},
+                               admin_only),
+    "console:webhook_rotate": ("post", lambda w: {"pk": _webhook(w).pk}, {}, admin_only),
+    "console:webhook_delete": ("post", lambda w: {"pk": _webhook(w).pk}, {}, admin_only),
+    "console:webhook_resend": ("post", lambda w: (lambda d: {"pk": d.webhook_id,
+                                                             "delivery": d.pk})(_delivery(w)),
+                               {}, admin_only),
     # The API's token pages (the API itself: API_ROUTES below).
     "api_tokens": ("get", None, None, logged_in),
     "api_token_revoke": ("post", lambda w: {"pk": _api_token(w, "own customer")[0].pk}, {},
@@ -453,6 +490,15 @@ API_PARTY = api_expect(OK, executive=FORBIDDEN)  # the customer's side and case 
 API_WORK = api_expect(FORBIDDEN, executive=FORBIDDEN)
 
 
+def API_ADMIN(who: str) -> str:
+    """Webhooks: administrators only."""
+    return "401" if who == "anonymous" else OK if who == "admin" else FORBIDDEN
+
+
+def _webhook_url(tail: str = ""):
+    return lambda w: f"/api/v1/webhooks/{_webhook(w).pk}{tail}"
+
+
 def _case_url(tail: str = ""):
     return lambda w: f"/api/v1/cases/{w.case.number}{tail}"
 
@@ -509,6 +555,13 @@ API_ROUTES = {
         "time_zone": "UTC", "now": "2026-07-06T12:00:00+00:00",
         "events": [{"at": "2026-07-06T09:00:00+00:00", "type": "received", "priority": "P2"}]},
         API_ANY),
+    "list_webhooks": ("get", lambda w: "/api/v1/webhooks", None, API_ADMIN),
+    "create_webhook": ("post", lambda w: "/api/v1/webhooks", {
+        "url": "https://hooks.example.com/in", "events": ["case.created"]}, API_ADMIN),
+    "get_webhook": ("get", _webhook_url(), None, API_ADMIN),
+    "update_webhook": ("patch", _webhook_url(), {"enabled": False}, API_ADMIN),
+    "delete_webhook": ("delete", _webhook_url(), None, API_ADMIN),
+    "list_webhook_deliveries": ("get", _webhook_url("/deliveries"), None, API_ADMIN),
 }
 
 
@@ -539,9 +592,11 @@ def test_api_access_matrix(operation, world, client, settings):
             payload = body(world, who) if callable(body) else body
             if payload == "file":
                 response = client.post(url(world), {"file": _file()}, **headers)
-            elif method == "post":
-                response = client.post(url(world), payload or {},
-                                       content_type="application/json", **headers)
+            elif method in ("post", "patch"):
+                response = getattr(client, method)(url(world), payload or {},
+                                                   content_type="application/json", **headers)
+            elif method == "delete":
+                response = client.delete(url(world), **headers)
             else:
                 response = client.get(url(world), **headers)
             got[who] = _api_outcome(response)

@@ -243,6 +243,19 @@ def statement_or_404(user, month: str) -> Statement:
         raise Http404("no such statement") from None
 
 
+# ------------------------------------------------------------------ webhooks
+def can_manage_webhooks(user) -> bool:
+    """Webhooks carry every case's data out of the desk: administrators only."""
+    return _active(user) and user.role == Role.ADMIN
+
+
+def webhooks_for(user):
+    """The webhook subscriptions ``user`` may see and change (with their deliveries)."""
+    from slpdesk.webhooks.models import Webhook  # (the webhooks app sits above the desk)
+
+    return Webhook.objects.all() if can_manage_webhooks(user) else Webhook.objects.none()
+
+
 # -------------------------------------------------------------- saved views
 #: Roles that change or delete any shared saved view, not only their own.
 VIEW_KEEPER_ROLES = frozenset({Role.SUPERVISOR, Role.ADMIN})

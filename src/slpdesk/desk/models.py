@@ -663,6 +663,17 @@ class Case(models.Model):
                                              blank=True)
     resolution_target = models.IntegerField(_("resolution target (seconds)"), null=True,
                                             blank=True)
+    # A response or resolution clock that started and has not stopped: the business
+    # seconds it did not count (pauses) and, while paused, since when; the report
+    # counts its business time at ``now`` as replay does (null for other clocks).
+    response_paused = models.IntegerField(_("response clock paused (seconds)"), null=True,
+                                          blank=True)
+    response_paused_since = models.DateTimeField(_("response clock paused since"),
+                                                 null=True, blank=True)
+    resolution_paused = models.IntegerField(_("resolution clock paused (seconds)"),
+                                            null=True, blank=True)
+    resolution_paused_since = models.DateTimeField(_("resolution clock paused since"),
+                                                   null=True, blank=True)
     updates_owed = models.PositiveIntegerField(_("status updates owed"), default=0)
     updates_missed = models.PositiveIntegerField(_("status updates missed"), default=0)
     update_open_due = models.DateTimeField(_("status update overdue after"), null=True,
@@ -715,6 +726,16 @@ class Case(models.Model):
             models.Index(fields=["status", "queue_due", "received_at", "id"],
                          name="case_queue_status"),
             models.Index(fields=["queue_due", "received_at", "id"], name="case_queue_any"),
+            # The compliance report (reports.facts): a period's facts read from the
+            # index alone, never the wide rows (SQLite would otherwise look every
+            # case up from a queue index).
+            models.Index(fields=["received_at", "sla_priority", "response_outcome",
+                                 "response_open_due", "resolution_outcome",
+                                 "resolution_open_due", "organisation", "calendar",
+                                 "assignee", "updates_owed", "updates_missed",
+                                 "update_open_due", "response_seconds", "response_target",
+                                 "resolution_seconds", "resolution_target"],
+                         name="case_report_facts"),
         ]
 
     def __str__(self) -> str:
@@ -984,6 +1005,7 @@ class Outbox(Claimable):
         ESCALATION_REQUEST = "escalation_request", _("Escalation to confirm")
         PASSWORD_RESET = "password_reset", _("Password reset")
         STATEMENT = "statement", _("Monthly SLA statement")
+        WEBHOOK_DISABLED = "webhook_disabled", _("Webhook disabled")
 
     message_id = models.CharField(_("Message-ID"), max_length=255, unique=True)
     kind = models.CharField(_("kind"), max_length=20, choices=Kind.choices)
