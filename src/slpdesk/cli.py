@@ -17,6 +17,7 @@
 ``slpdesk import``     cases with their history from JSON Lines; ``import-from`` converts
                        django-helpdesk and Zendesk data to those lines
 ``slpdesk privacy export|erase|retention``  a person's data out; erasure; retention
+``slpdesk statements send``  the monthly SLA statements for customers
 
 The Django subcommands import Django only when they run (in
 :mod:`slpdesk.server`), so ``slpdesk sla`` stays quick and Django-free.
@@ -32,6 +33,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sys
 from datetime import UTC
 
@@ -464,6 +466,37 @@ def _add_person_arguments(parser) -> None:
     who.add_argument("--email", help="the account's e-mail address")
 
 
+# ------------------------------------------------------------------- statements
+def _month(text: str) -> str:
+    """YYYY-MM, checked before anything else is set up."""
+    m = re.fullmatch(r"(\d{4})-(\d{2})", text.strip())
+    if not m or not 1 <= int(m.group(2)) <= 12 or int(m.group(1)) < 1970:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a month (YYYY-MM, e.g. 2026-11)")
+    return m.group(0)
+
+
+def cmd_statements_send(args) -> int:
+    """Mail the month's SLA statements not sent yet (or say what would be sent)."""
+    _django_ready(database="ready")
+    from django.utils import timezone
+
+    from .reports import statements
+
+    try:
+        outcomes = statements.send_month(args.month, timezone.now(),
+                                         organisation=args.organisation,
+                                         dry_run=args.dry_run)
+    except statements.StatementError as exc:
+        raise UsageError(str(exc)) from None
+    for o in outcomes:
+        mark = "sent" if o.sent else ("would send" if args.dry_run and
+                                      o.reason.startswith("would") else "skipped")
+        print(f"{mark}: {o.organisation.name} (id {o.organisation.pk}) {o.month}: {o.reason}")
+    if not outcomes:
+        print(f"no organisation gets a statement for {args.month}")
+    return 0
+
+
 def cmd_worker(args) -> int:
     _django_ready(database="exists")
     from slpdesk.worker.loop import Worker
@@ -614,6 +647,17 @@ def build_parser() -> argparse.ArgumentParser:
     _add_period_arguments(sim)
     sim.set_defaults(func=cmd_policy_simulate)
 
+    stm = sub.add_parser("statements", help="monthly SLA statements for customers")
+    stm_sub = stm.add_subparsers(dest="statements_command", required=True,
+                                 parser_class=_Parser)
+    sst = stm_sub.add_parser("send", help="mail a month's statements not sent yet (each "
+                             "organisation once)")
+    sst.add_argument("--month", type=_month, required=True, help="the month, e.g. 2026-11")
+    sst.add_argument("--organisation", type=int, default=None,
+                     help="only this organisation (its id)")
+    sst.add_argument("--dry-run", action="store_true",
+                     help="print what would be sent; send and store nothing")
+    sst.set_defaults(func=cmd_statements_send)
     imp = sub.add_parser("import", help="import cases with their history from JSON Lines "
                          "(docs/import.schema.json); all or nothing")
     imp.add_argument("file", help="JSON Lines file, or - for standard input")

@@ -129,6 +129,11 @@ class Organisation(models.Model):
                     "address at one of these domains gets a contact account of this "
                     "organisation. Empty: only people who already have an account."),
     )
+    statements_opt_out = models.BooleanField(
+        _("no monthly SLA statements"), default=False,
+        help_text=_("Set when the organisation does not want the monthly SLA statement "
+                    "mailed to its designated technical contact."),
+    )
 
     class Meta:
         verbose_name = _("organisation")
@@ -1024,6 +1029,7 @@ class Outbox(Claimable):
         POLICY_NOTICE = "policy_notice", _("Policy change notice")
         ESCALATION_REQUEST = "escalation_request", _("Escalation to confirm")
         PASSWORD_RESET = "password_reset", _("Password reset")
+        STATEMENT = "statement", _("Monthly SLA statement")
         WEBHOOK_DISABLED = "webhook_disabled", _("Webhook disabled")
 
     message_id = models.CharField(_("Message-ID"), max_length=255, unique=True)
@@ -1218,6 +1224,32 @@ class CannedReply(models.Model):
 
     def body(self, language: str) -> str:
         return self.body_sv if language == "sv" else self.body_en
+class Statement(models.Model):
+    """An organisation's monthly SLA statement as it was generated: the figures are
+    stored, so a re-send and the portal show exactly what was mailed
+    (:mod:`slpdesk.reports.statements`)."""
+
+    organisation = models.ForeignKey(Organisation, models.CASCADE, related_name="statements",
+                                     verbose_name=_("organisation"))
+    month = models.CharField(_("month"), max_length=7, help_text="YYYY-MM")
+    generated_at = models.DateTimeField(_("generated"))
+    language = models.CharField(_("language"), max_length=10)
+    time_zone = models.CharField(_("time zone"), max_length=64)
+    figures = models.JSONField(_("figures"))
+    sent_at = models.DateTimeField(_("sent"), null=True, blank=True)
+    sends = models.PositiveIntegerField(_("times sent"), default=0)
+
+    class Meta:
+        verbose_name = _("SLA statement")
+        verbose_name_plural = _("SLA statements")
+        ordering = ["organisation__name", "-month"]
+        constraints = [
+            models.UniqueConstraint(fields=["organisation", "month"],
+                                    name="statement_unique_month"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.organisation} {self.month}"
 
 
 # ------------------------------------------------------------- the console

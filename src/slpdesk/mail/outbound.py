@@ -100,7 +100,11 @@ def zone_of(user: User, case: Case | None) -> str:
     candidates = [user.time_zone]
     if case is not None and not user.is_support_staff():
         candidates.append(case.time_zone)
-    candidates.append(settings.TIME_ZONE)
+    return first_zone(*candidates, settings.TIME_ZONE)
+
+
+def first_zone(*candidates: str) -> str:
+    """The first of ``candidates`` that is an IANA zone; UTC when none is."""
     for zone in candidates:
         if zone:
             try:

@@ -75,6 +75,7 @@ def default_steps() -> list[tuple[str, Step]]:
         ("outbox", steps_mod.handle_one_outbox),
         ("sla", steps_mod.handle_one_sla_event),
         ("recompute", steps_mod.handle_one_recompute_batch),
+        ("statements", steps_mod.handle_statements),
         ("webhooks", handle_one_webhook),
     ]
     inbound = _inbound_step()
