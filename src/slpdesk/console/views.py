@@ -22,8 +22,8 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.db import connection
 from django.db.models import Case as DbCase
-from django.db.models import Count, F, Q, Value, When
-from django.db.models.functions import Coalesce, NullIf
+from django.db.models import CharField, Count, F, Q, Value, When
+from django.db.models.expressions import RawSQL
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -127,6 +127,7 @@ def _urgent(now) -> Q:
 def _tab_counts(user) -> dict[str, int]:
     """Each view's number of cases not yet resolved, in one query."""
     mine, unassigned = Q(assignee=user), Q(assignee__isnull=True)
+    # (read from the index case_queue_counts alone, never from the cases' rows)
     return Case.objects.filter(status__in=OPEN_STATUSES).aggregate(
         focus=Count("pk", filter=mine | unassigned), mine=Count("pk", filter=mine),
         unassigned=Count("pk", filter=unassigned), all=Count("pk"),
@@ -135,6 +136,11 @@ def _tab_counts(user) -> dict[str, int]:
 
 def _column(name: str) -> str:
     return f"{connection.ops.quote_name(Case._meta.db_table)}.{connection.ops.quote_name(name)}"
+
+
+def _open_literal() -> str:
+    """The condition of the open cases' partial indexes, its constants written out."""
+    return f"{_column('status')} IN ({', '.join(repr(s) for s in OPEN_STATUSES)})"
 
 
 def queue_ids(user, view: str, status: str, priority: str = "", organisation: int | None = None,
@@ -160,7 +166,7 @@ def queue_ids(user, view: str, status: str, priority: str = "", organisation: in
     elif view == "escalated":
         literal.append(f"{_column('escalation_level')} > 0")
     if status == "open":
-        literal.append(f"{_column('status')} IN ({', '.join(repr(s) for s in OPEN_STATUSES)})")
+        literal.append(_open_literal())
     elif STATUS_FILTERS[status] is not None:
         cases = cases.filter(status__in=STATUS_FILTERS[status])
     if literal:
@@ -175,9 +181,11 @@ def queue_ids(user, view: str, status: str, priority: str = "", organisation: in
         cases = search.search(cases, q, staff=True)
         if not sort:
             return search.ranked(cases).values_list("pk", flat=True)
-    if sort == "priority":  # the assigned priority, else the proposed one (P1 first)
-        cases = cases.annotate(sort_priority=Coalesce(NullIf("priority", Value("")),
-                                                      "proposed_priority"))
+    if sort == "priority":  # the assigned priority, else the proposed one (P1 first),
+        # as the SQL of the index case_queue_priority (models.SORT_PRIORITY), '' literal
+        cases = cases.annotate(sort_priority=RawSQL(
+            f"COALESCE(NULLIF({_column('priority')}, ''), {_column('proposed_priority')})",
+            (), output_field=CharField()))
     order = QUEUE_SORTS[sort or "due"]
     if view == "focus":
         order = ("needs_me", *order)
