@@ -120,3 +120,28 @@ def test_each_sort_of_all_cases_reads_its_index_in_order(desk):
             assert any(name in text for name in index), (sort, status, text)
             assert not full_scan(text), (sort, status, text)
             assert not sorts(text), (sort, status, text)
+
+
+def test_the_queue_rows_due_times_read_as_the_filters_write_them(settings):
+    """The queue works out its due cells once per row (console.views.due_texts): the
+    same text as the filters iso, local, local_date and local_time, in both languages."""
+    from datetime import UTC, datetime
+
+    from django.utils import timezone, translation
+
+    from slpdesk.console.views import due_texts
+    from slpdesk.web.templatetags.slpdesk import iso, local, local_date, local_time
+
+    due = datetime(2026, 3, 9, 16, 30, tzinfo=UTC)
+    for language in ("en", "sv"):
+        with translation.override(language), timezone.override("Europe/Stockholm"):
+            texts = due_texts(due, "America/New_York")
+            assert texts == {
+                "iso": iso(due),
+                "you": (local(due), local_date(due), local_time(due)),
+                "customer": (local(due, "America/New_York"),
+                             local_date(due, "America/New_York"),
+                             local_time(due, "America/New_York")),
+            }
+            assert texts["customer"][2] == "12:30 EDT"  # worked out: UTC-4 after 8 March
+    assert due_texts(None, "UTC") is None
