@@ -168,3 +168,135 @@ def parse_email_url(url: str) -> SmtpServer | None:
     return SmtpServer(scheme=scheme, host=host, port=port or DEFAULT_PORTS[scheme],
                       username=username, password=password, starttls=starttls,
                       timeout=timeout)
+
+
+# ------------------------------------------------------------ SLPDESK_OIDC_*
+#: The staff roles a group may map to, from the fewest rights to the most
+#: (``desk.models.User.Role`` less the customer's;
+#: tests/test_sso_config.py keeps the two in step).
+STAFF_ROLES = ("executive", "agent", "supervisor", "manager", "admin")
+#: Signature algorithms the ID token may use (asymmetric only: the client secret
+#: never signs anything the desk believes).
+SIGN_ALGORITHMS = ("RS256", "RS384", "RS512", "ES256", "ES384", "ES512", "PS256")
+_OIDC_OPTIONAL = ("SLPDESK_OIDC_EMAIL_CLAIM", "SLPDESK_OIDC_GROUPS_CLAIM",
+                  "SLPDESK_OIDC_ROLE_MAP", "SLPDESK_OIDC_STAFF_PASSWORD_LOGIN",
+                  "SLPDESK_OIDC_NAME", "SLPDESK_OIDC_SCOPES", "SLPDESK_OIDC_SIGN_ALGO")
+_CLAIM_RE = re.compile(r"[A-Za-z0-9_.:/-]{1,100}")
+_SCOPE_RE = re.compile(r"[\x21\x23-\x5b\x5d-\x7e]+")  # RFC 6749 §3.3 scope-token
+
+
+@dataclass(frozen=True)
+class OidcProvider:
+    """Single sign-on with one OpenID Connect provider (parsed ``SLPDESK_OIDC_*``)."""
+
+    discovery_url: str
+    issuer: str  # "" when only the discovery URL was given: then the document's issuer
+    client_id: str
+    client_secret: str = field(repr=False)
+    name: str
+    email_claim: str = "email"
+    groups_claim: str = "groups"
+    role_map: tuple[tuple[str, str], ...] = ()  # (group, staff role), in the given order
+    staff_password_login: bool = True
+    scopes: str = "openid email profile"
+    sign_algo: str = "RS256"
+
+    def roles_for(self, groups) -> list[str]:
+        """The staff roles ``groups`` map to, in the order of ``STAFF_ROLES`` (the
+        last one carries the most rights)."""
+        wanted = {role for group, role in self.role_map if group in set(groups)}
+        return [role for role in STAFF_ROLES if role in wanted]
+
+
+def _provider_url(name: str, value: str) -> str:
+    """An https:// address (http:// only on the loopback, for a provider on this host)."""
+    try:
+        parts = urlsplit(value)
+        host = parts.hostname or ""
+    except ValueError:
+        parts, host = None, ""
+    loopback = host in ("localhost", "::1") or host.startswith("127.")
+    if (parts is None or not host or parts.query or parts.fragment
+            or parts.scheme not in ("https", "http") or (parts.scheme == "http" and not loopback)
+            or any(c.isspace() for c in value)):
+        raise ValueError(f"{name}={value!r} is not an https:// address "
+                         "(e.g. https://login.example.com/realms/support)")
+    return value
+
+
+def parse_role_map(value: str) -> tuple[tuple[str, str], ...]:
+    """``support-agents=agent, support-leads=supervisor`` → pairs (group, role)."""
+    pairs: list[tuple[str, str]] = []
+    for part in (value or "").split(","):
+        if not part.strip():
+            continue
+        group, sep, role = part.rpartition("=")
+        group, role = group.strip(), role.strip().lower()
+        if not sep or not group:
+            raise ValueError(f"{part.strip()!r} is not group=role "
+                             "(e.g. support-agents=agent,support-leads=supervisor)")
+        if role not in STAFF_ROLES:
+            raise ValueError(f"{role!r} is not a staff role (use one of "
+                             f"{', '.join(STAFF_ROLES)})")
+        if any(group == known for known, _ in pairs):
+            raise ValueError(f"the group {group!r} is given twice")
+        pairs.append((group, role))
+    return tuple(pairs)
+
+
+def parse_oidc(env) -> OidcProvider | None:
+    """Single sign-on from the environment ``env`` (a mapping), or None when neither
+    ``SLPDESK_OIDC_ISSUER`` nor ``SLPDESK_OIDC_DISCOVERY_URL`` is set. Raises
+    ValueError with one line that names the variable."""
+    def get(name: str) -> str:
+        return (env.get(name) or "").strip()
+
+    issuer, discovery = get("SLPDESK_OIDC_ISSUER"), get("SLPDESK_OIDC_DISCOVERY_URL")
+    if not issuer and not discovery:
+        given = [n for n in ("SLPDESK_OIDC_CLIENT_ID", "SLPDESK_OIDC_CLIENT_SECRET",
+                             *_OIDC_OPTIONAL) if get(n)]
+        if given:
+            raise ValueError(f"{given[0]} is set but single sign-on is not: set "
+                             "SLPDESK_OIDC_ISSUER (or SLPDESK_OIDC_DISCOVERY_URL) too")
+        return None
+    if issuer:
+        issuer = _provider_url("SLPDESK_OIDC_ISSUER", issuer)
+    if discovery:
+        discovery = _provider_url("SLPDESK_OIDC_DISCOVERY_URL", discovery)
+    else:
+        discovery = issuer.rstrip("/") + "/.well-known/openid-configuration"
+    for name in ("SLPDESK_OIDC_CLIENT_ID", "SLPDESK_OIDC_CLIENT_SECRET"):
+        if not get(name):
+            raise ValueError(f"{name} is missing (single sign-on needs the client id and "
+                             "secret the provider gave the desk)")
+    claims = {}
+    for name, default in (("SLPDESK_OIDC_EMAIL_CLAIM", "email"),
+                          ("SLPDESK_OIDC_GROUPS_CLAIM", "groups")):
+        claims[name] = get(name) or default
+        if not _CLAIM_RE.fullmatch(claims[name]):
+            raise ValueError(f"{name}={claims[name]!r} is not a claim name (e.g. {default})")
+    try:
+        role_map = parse_role_map(get("SLPDESK_OIDC_ROLE_MAP"))
+    except ValueError as exc:
+        raise ValueError(f"SLPDESK_OIDC_ROLE_MAP: {exc}") from None
+    password = get("SLPDESK_OIDC_STAFF_PASSWORD_LOGIN").lower() or "on"
+    if password not in _TRUE + _FALSE:
+        raise ValueError(f"SLPDESK_OIDC_STAFF_PASSWORD_LOGIN={password!r} is not on or off")
+    scopes = get("SLPDESK_OIDC_SCOPES") or "openid email profile"
+    if "openid" not in scopes.split() or not all(_SCOPE_RE.fullmatch(s) for s in scopes.split()):
+        raise ValueError(f"SLPDESK_OIDC_SCOPES={scopes!r} must be scope names separated by "
+                         "spaces, with openid among them (e.g. 'openid email profile groups')")
+    algo = get("SLPDESK_OIDC_SIGN_ALGO") or "RS256"
+    if algo not in SIGN_ALGORITHMS:
+        raise ValueError(f"SLPDESK_OIDC_SIGN_ALGO={algo!r} is not one of "
+                         f"{', '.join(SIGN_ALGORITHMS)}")
+    name = get("SLPDESK_OIDC_NAME") or urlsplit(issuer or discovery).hostname
+    if len(name) > 60:
+        raise ValueError("SLPDESK_OIDC_NAME is longer than 60 characters")
+    return OidcProvider(
+        discovery_url=discovery, issuer=issuer, client_id=get("SLPDESK_OIDC_CLIENT_ID"),
+        client_secret=get("SLPDESK_OIDC_CLIENT_SECRET"), name=name,
+        email_claim=claims["SLPDESK_OIDC_EMAIL_CLAIM"],
+        groups_claim=claims["SLPDESK_OIDC_GROUPS_CLAIM"], role_map=role_map,
+        staff_password_login=password in _TRUE, scopes=" ".join(scopes.split()),
+        sign_algo=algo)

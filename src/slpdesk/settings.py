@@ -26,7 +26,7 @@ import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
 from slpdesk import logs as _logs
-from slpdesk.config import data_dir, parse_authserv_ids, parse_email_url
+from slpdesk.config import data_dir, parse_authserv_ids, parse_email_url, parse_oidc
 from slpdesk.config import parse_rate as _parse_rate
 
 _TRUE = ("1", "true", "yes", "on")
@@ -334,8 +334,22 @@ LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",  # first: refuses a locked user name or address
-    "django.contrib.auth.backends.ModelBackend",
+    # User name and password; refuses staff when SLPDESK_OIDC_STAFF_PASSWORD_LOGIN=off.
+    "slpdesk.web.sso.PasswordBackend",
+    # Single sign-on (OpenID Connect, mozilla-django-oidc): answers only the callback.
+    "slpdesk.web.sso.OidcBackend",
 ]
+# Single sign-on with one OpenID Connect provider (SLPDESK_OIDC_*, see the README); None:
+# password log-in only.
+try:
+    SLPDESK_OIDC = parse_oidc(os.environ)
+except ValueError as exc:
+    raise ImproperlyConfigured(str(exc)) from None
+# mozilla-django-oidc's own settings (the client, scopes and the provider's endpoints come
+# from SLPDESK_OIDC and the provider's discovery document: slpdesk.web.sso).
+OIDC_USE_PKCE = True  # RFC 7636: the code is worthless to whoever intercepts it
+OIDC_TIMEOUT = 10  # seconds for each call to the provider (discovery, token, keys, userinfo)
+OIDC_AUTHENTICATION_CALLBACK_URL = "sso_callback"  # /login/sso/callback/: the redirect URI
 # 10 failed log-ins for one user name (from anywhere) lock that name, 50 from one
 # address lock that address; a lock lasts 15 minutes after the last failure
 # (slpdesk.web.security.LockoutHandler). Administrators see and lift locks in the admin.

@@ -6,13 +6,14 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from django.views.i18n import set_language
 
-from slpdesk.web import password, twofactor
+from slpdesk.web import password, sso, twofactor
 from slpdesk.web import views as web
 
 urlpatterns = [
     path("", web.home, name="home"),
-    path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True),
-         name="login"),
+    path("login/", sso.LoginView.as_view(), name="login"),
+    path("login/sso/", sso.SsoStart.as_view(), name="sso_start"),
+    path("login/sso/callback/", sso.SsoCallback.as_view(), name="sso_callback"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("login/verify/", twofactor.verify, name="two_factor_verify"),
     path("preferences/two-factor/", twofactor.setup, name="two_factor_setup"),

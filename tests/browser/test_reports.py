@@ -46,16 +46,72 @@ def test_a_manager_reads_the_report_and_follows_a_figure_to_its_cases(page, live
     expect(page).to_have_url(re.compile(rf"/console/cases/{number}/$"))
 
 
-def test_the_live_board_refreshes_itself(page, live_server, demo):
+def test_the_live_board_updates_in_place_and_can_be_paused(page, live_server, demo):
     log_in(page, live_server, "david.miller")
-    page.goto(f"{live_server.url}/reports/board/")
+    page.goto(f"{live_server.url}/reports/board/?every=2")
     expect(page.get_by_role("heading", name="Live board")).to_be_visible()
-    expect(page.locator("meta[http-equiv=refresh]")).to_have_attribute("content", "60")
+    expect(page.locator("meta[http-equiv=refresh]")).to_have_count(0)  # no reloading page
     breached = Case.objects.filter(response_state="breached", response_stopped__isnull=True)
     if breached.exists():
         expect(page.locator("section").filter(has=page.locator("#breached"))
                .get_by_role("link", name=breached.first().number)).to_be_visible()
     screenshot(page, "reports-board")
+    live = page.locator("#board-live")
+    pause = page.locator("#board-pause")
+    expect(pause).to_have_text("Pause updates")
+    expect(pause).to_have_attribute("aria-pressed", "false")
+
+    # A change on the desk shows up without a full-page reload.
+    page.evaluate("window.stillThisPage = true")
+    number = live.locator("tr[data-case]").first.get_attribute("data-case")
+    Case.objects.filter(number=number).update(title="Renamed while the board watched")
+    expect(live.locator(f"tr[data-case='{number}']").first).to_contain_text(
+        "Renamed while the board watched", timeout=15_000)
+    assert page.evaluate("window.stillThisPage") is True
+    # A keyboard user keeps their place: the focused link has focus after an update.
+    link = live.locator(f"tr[data-case='{number}'] a").first
+    link.focus()
+    shown = live.get_attribute("data-generated")
+    expect(live).not_to_have_attribute("data-generated", shown, timeout=15_000)
+    expect(live.locator(f"tr[data-case='{number}'] a").first).to_be_focused()
+    # When the counts change, the new ones are said politely (a live status region).
+    announce = page.locator("#board-announce")
+    expect(announce).to_have_attribute("aria-live", "polite")
+    expect(announce).to_have_text("")
+    before = live.get_attribute("data-summary")
+    Case.objects.filter(number=number).update(status=Case.Status.RESOLVED)
+    expect(live.locator(f"tr[data-case='{number}']")).to_have_count(0, timeout=15_000)
+    expect(announce).to_have_text(live.get_attribute("data-summary"))
+    assert live.get_attribute("data-summary") != before
+    assert page.evaluate("window.stillThisPage") is True
+
+    # Paused: the timer beats on, but nothing is fetched and nothing changes.
+    pause.click()
+    expect(pause).to_have_text("Resume updates")
+    expect(pause).to_have_attribute("aria-pressed", "true")
+    expect(page.locator("#board-state")).to_have_text("Updates are paused.")
+    fetched = []
+    page.on("request", lambda r: fetched.append(r.url) if "/reports/board/" in r.url else None)
+    shown = live.get_attribute("data-generated")
+    beats = int(pause.get_attribute("data-ticks") or 0)
+    expect(pause).to_have_attribute("data-ticks", str(beats + 2), timeout=15_000)
+    assert fetched == []
+    expect(live).to_have_attribute("data-generated", shown)
+
+    # Remembered in this browser: after a reload the board stays paused.
+    page.reload()
+    expect(pause).to_have_attribute("aria-pressed", "true")
+    fetched.clear()
+    shown = live.get_attribute("data-generated")
+    expect(pause).to_have_attribute("data-ticks", "2", timeout=15_000)
+    assert fetched == []
+    expect(live).to_have_attribute("data-generated", shown)
+
+    # Resumed: updates again, and says so.
+    pause.click()
+    expect(pause).to_have_attribute("aria-pressed", "false")
+    expect(live).not_to_have_attribute("data-generated", shown, timeout=15_000)
+    expect(page.locator("#board-state")).to_have_text("Updates every 2 seconds.")
 
 
 def test_a_supervisor_simulates_a_draft_in_swedish(page, live_server, demo):

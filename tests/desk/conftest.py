@@ -16,6 +16,7 @@ Time is always given explicitly as ``now``.
 import os
 from dataclasses import dataclass
 from datetime import date, datetime
+from types import SimpleNamespace
 from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
@@ -100,6 +101,31 @@ def cast(db) -> Cast:
 def ny(*args) -> datetime:
     """A time in New York, the Hartford site's zone."""
     return datetime(*args, tzinfo=NY)
+
+
+#: The console's clock in its tests: Wednesday 8 July 2026, 10:00 in New York.
+NOW = ny(2026, 7, 8, 10, 0)
+
+
+@pytest.fixture
+def clock(monkeypatch):
+    """``timezone.now()`` as the views read it, set by the test."""
+    state = SimpleNamespace(now=NOW)
+    monkeypatch.setattr("django.utils.timezone.now", lambda: state.now)
+    return state
+
+
+@pytest.fixture
+def team(cast, clock):
+    """Sam the agent and the other staff roles: Sue (supervisor), Max (manager),
+    Eve (executive), Ada (administrator)."""
+    def user(name, role):
+        return User.objects.create_user(name, f"{name}@vendor.example", "pw", role=role,
+                                        first_name=name.title())
+    Role = User.Role
+    return SimpleNamespace(sam=cast.sam, sue=user("sue", Role.SUPERVISOR),
+                           max=user("max", Role.MANAGER), eve=user("eve", Role.EXECUTIVE),
+                           ada=user("ada", Role.ADMIN))
 
 
 @pytest.fixture

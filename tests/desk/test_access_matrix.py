@@ -169,6 +169,26 @@ def _update(w: World):
     return update
 
 
+def _shared_view(w: World):
+    """A view the supervisor shares with all staff."""
+    from slpdesk.desk.models import SavedView
+
+    now = timezone.now()
+    return SavedView.objects.create(owner=w.users["supervisor"], name="Team P1",
+                                    shared=True, filters={"view": "all"}, created_at=now,
+                                    updated_at=now)
+
+
+def view_keeper(who: str) -> str:
+    """A shared saved view: every staff member sees it; its owner (the supervisor) and
+    an administrator change it, other staff get 403, customers 404."""
+    if who == "anonymous":
+        return LOGIN
+    if who in CUSTOMERS:
+        return NOT_FOUND
+    return OK if who in ("supervisor", "admin") else FORBIDDEN
+
+
 def _inbound(w: World):
     from slpdesk.mail import inbound
 
@@ -245,6 +265,19 @@ ROUTES = {
     "console:inbound_act": ("post", lambda w: {"pk": _inbound(w).pk, "action": "dismiss"},
                             {}, console()),
     "console:outbox": ("get", None, None, console(work=False)),
+    # Issue 13: the queue's poll, bulk actions, saved views; the case page's presence.
+    "console:queue_changes": ("get", None, lambda: {"since": timezone.now().isoformat()},
+                              console(work=False)),
+    "console:bulk": ("post", None, {"case": [], "action": "assign", "next": "/console/?a=1"},
+                     console()),
+    "console:save_view": ("post", None, {"name": "Mine", "view": "all", "status": "open"},
+                          console(work=False)),
+    "console:edit_view": ("post", lambda w: {"pk": _shared_view(w).pk},
+                          {"name": "Renamed", "view": "all", "status": "open", "shared": "1"},
+                          view_keeper),
+    "console:delete_view": ("post", lambda w: {"pk": _shared_view(w).pk},
+                            {"next": "/console/?a=1"}, view_keeper),
+    "console:presence": ("post", number, {}, console(work=False)),
     "console:outbox_retry": ("post", lambda w: {"pk": w.case.outbox.first().pk}, {},
                              console()),
     # The API's token pages (the API itself: API_ROUTES below).

@@ -252,9 +252,11 @@ def test_the_board_shows_what_is_breached_owed_and_escalated_now(client, july, c
                                   proposed_priority="P1", title="Down", release=cast.r2026,
                                   actor=cast.alice, now=ny(2026, 8, 14, 10, 15))
     page = as_user(client, july.sam).get(reverse("reports:board"))
-    assert page["Refresh"] == "60"
+    # Updated in place by its script, never reloaded whole (issue 13).
+    assert "Refresh" not in page
     html = page.content.decode()
-    assert '<meta http-equiv="refresh" content="60">' in html
+    assert 'http-equiv="refresh"' not in html
+    assert 'data-refresh="60"' in html and "/static/reports/board.js" in html
     sections = {s["id"]: sorted(r["case"].number for r in s["rows"])
                 for s in page.context["sections"]}
     # Every open case, whenever received: C3's resolution and the responses of G1 and
@@ -264,6 +266,15 @@ def test_the_board_shows_what_is_breached_owed_and_escalated_now(client, july, c
                         "updates": july.number("C3", "D2", "E1")}
     assert [e.case.number for e in page.context["escalations"]] == july.number("H1")
     assert page.context["unacknowledged"] == 1
+    assert ('data-summary="Breached: 3, at risk: 1, status updates owed: 3, '
+            'open escalations: 1."') in html
+
+
+@pytest.mark.parametrize(("every", "seconds"), [("5", 5), ("2", 2), ("3600", 3600),
+                                                ("1", 60), ("0", 60), ("x", 60)])
+def test_the_board_updates_as_often_as_asked_within_bounds(client, july, every, seconds):
+    page = as_user(client, july.sam).get(reverse("reports:board"), {"every": every})
+    assert f'data-refresh="{seconds}"' in page.content.decode()
 
 
 # ----------------------------------------------------------------- simulate

@@ -13,7 +13,7 @@ from django.utils import translation
 from django.utils.translation import gettext_lazy as _
 
 from slpdesk.desk import access
-from slpdesk.desk.models import Case, Release, Site, User
+from slpdesk.desk.models import Case, Release, SavedView, Site, User
 from slpdesk.sla import Policy
 
 
@@ -54,9 +54,21 @@ class EmptyForm(CaseActionForm):
     """An action without fields (mark the information complete)."""
 
 
+def case_stamp(case: Case) -> str:
+    """The case's last change as the composer carries it (issue 13 item 5)."""
+    return case.updated_at.isoformat()
+
+
 class MessageForm(CaseActionForm):
     body = forms.CharField(label=_("Message"), required=False, widget=_textarea(5),
                            strip=False)
+    #: The case's last change when the page was drawn: a message written against an
+    #: older state is held once with what changed (``views._changed_since``).
+    stamp = forms.DateTimeField(required=False, widget=forms.HiddenInput)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["stamp"].initial = case_stamp(self.case)
 
 
 class AssignForm(CaseActionForm):
@@ -169,3 +181,73 @@ class NewCaseForm(forms.Form):
             self.fields["site"].initial = sites[0].pk
         self.fields["request_type"].choices = [("", _("A support request"))] + [
             (c.code, c.name.get(lang)) for c in policy.out_of_scope]
+
+
+# ------------------------------------------------------------- saved views
+#: The queue's columns an agent may hide (the case number always shows), in order.
+QUEUE_COLUMNS = (
+    ("priority", _("Priority")),
+    ("title", _("Title")),
+    ("organisation", _("Organisation")),
+    ("calendar", _("Calendar")),
+    ("status", _("Status")),
+    ("assignee", _("Assigned to")),
+    ("sla", _("SLA")),
+    ("due_you", _("Next due (you)")),
+    ("due_customer", _("Next due (customer)")),
+)
+
+
+class SavedViewForm(forms.Form):
+    """A queue saved under a name: its filters, order and columns, checked against
+    what the queue offers (``views``, ``statuses``, ``sorts``: the queue's codes;
+    ``policy``: priorities and calendars in force)."""
+
+    name = forms.CharField(label=_("Name of the view"), max_length=60)
+    shared = forms.BooleanField(label=_("Share with all staff"), required=False)
+    view = forms.ChoiceField(label=_("Queue"))
+    status = forms.ChoiceField(label=_("Status"))
+    priority = forms.ChoiceField(label=_("Priority"), required=False)
+    organisation = forms.ModelChoiceField(queryset=None, required=False,
+                                          label=_("Organisation"))
+    region = forms.ChoiceField(label=_("Region"), required=False)
+    sort = forms.ChoiceField(label=_("Order"), required=False)
+    q = forms.CharField(label=_("Words"), max_length=200, required=False)
+    col = forms.MultipleChoiceField(label=_("Columns"), choices=QUEUE_COLUMNS,
+                                    required=False)
+
+    def __init__(self, *args, user: User, policy: Policy, views, statuses, sorts,
+                 instance=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.user, self.instance = user, instance
+        self.fields["view"].choices = [(v, v) for v in views]
+        self.fields["status"].choices = [(s, s) for s in statuses]
+        self.fields["sort"].choices = [("", "")] + [(s, s) for s in sorts]
+        self.fields["priority"].choices = [("", "")] + priority_choices(policy)
+        self.fields["region"].choices = [("", "")] + [(c, c) for c in policy.calendars]
+        self.fields["organisation"].queryset = access.organisations_for(user)
+
+    def clean_name(self):
+        name = " ".join(self.cleaned_data["name"].split())
+        if not name:
+            raise forms.ValidationError(_("Give the view a name."))
+        taken = SavedView.objects.filter(
+            owner=self.instance.owner if self.instance else self.user, name=name)
+        if self.instance is not None:
+            taken = taken.exclude(pk=self.instance.pk)
+        if taken.exists():
+            raise forms.ValidationError(_("There is already a view called “%(name)s”."),
+                                        params={"name": name})
+        return name
+
+    def filters(self) -> dict[str, str]:
+        d = self.cleaned_data
+        org = d["organisation"]
+        return {"view": d["view"], "status": d["status"], "priority": d["priority"],
+                "organisation": str(org.pk) if org else "", "region": d["region"],
+                "sort": d["sort"], "q": d["q"].strip()}
+
+    def columns(self) -> list[str]:
+        """The columns chosen, in the queue's order (none chosen: all of them)."""
+        chosen = set(self.cleaned_data["col"])
+        return [code for code, _label in QUEUE_COLUMNS if code in chosen]

@@ -2,11 +2,16 @@
 
 from django.urls import path
 
-from . import outbox_views, publishing_views, views
+from . import live, outbox_views, publishing_views, views
 
 app_name = "console"
 urlpatterns = [
     path("", views.queue, name="queue"),
+    path("changes/", live.changes, name="queue_changes"),
+    path("bulk/", live.bulk, name="bulk"),
+    path("views/", live.save_view, name="save_view"),
+    path("views/<int:pk>/", live.edit_view, name="edit_view"),
+    path("views/<int:pk>/delete/", live.delete_view, name="delete_view"),
     path("escalations/", views.escalations, name="escalations"),
     path("escalations/<int:pk>/acknowledge/", views.acknowledge, name="acknowledge"),
     path("calendars/", views.calendars, name="calendars"),
@@ -34,4 +39,5 @@ urlpatterns = [
     path("cases/<str:number>/reopen/", views.reopen, name="reopen"),
     path("cases/<str:number>/escalate/", views.escalate, name="escalate"),
     path("cases/<str:number>/upload/", views.upload, name="upload"),
+    path("cases/<str:number>/presence/", live.case_presence, name="presence"),
 ]

@@ -15,7 +15,7 @@ from collections import defaultdict
 from datetime import UTC
 from functools import wraps
 
-import holidays as holidays_lib
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -30,12 +30,13 @@ from django.urls import reverse
 from django.utils import dateformat, timezone, translation
 from django.utils.dates import WEEKDAYS
 from django.utils.html import format_html_join
-from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
 
-from slpdesk.desk import access, badges, conversation, search, services
+from slpdesk.desk import access, badges, conversation, presence, search, services
 from slpdesk.desk.models import (
     OPEN_STATUSES,
     CalendarClosure,
@@ -43,12 +44,13 @@ from slpdesk.desk.models import (
     Escalation,
     InboundMessage,
     PolicyVersion,
+    SavedView,
     User,
     validate_time_zone,
 )
-from slpdesk.sla import SITE_ZONE, compile_calendar
+from slpdesk.sla import SITE_ZONE, compile_calendar, public_holidays
 from slpdesk.sla.policy import Text
-from slpdesk.web.templatetags.slpdesk import in_zone, iso
+from slpdesk.web.templatetags.slpdesk import in_zone, iso, local
 
 from . import forms
 from .timeline import KINDS, build_timeline
@@ -209,19 +211,15 @@ def due_texts(due, zone: str) -> dict[str, str] | None:
     return out
 
 
-@staff_required
-def queue(request):
-    """Cases due soonest first, 50 a page, in a fixed number of queries."""
-    now = timezone.now()
-    user = request.user
-    params = request.GET
+def queue_filters(params, user, policy) -> dict[str, str]:
+    """The queue's filters from a query string, each one the queue offers (anything
+    else falls back to the default): view, status, priority, organisation, region,
+    sort, q. The queue, its poll for changes and saved views read them alike."""
     q = (params.get("q") or "").strip()[:200]
     default = "all" if q else _default_view(user)  # the header's search: every case
     view = params.get("view") or default
     if view not in QUEUE_VIEWS:
         view = default
-    policy = PolicyVersion.objects.in_force(now).load()
-
     status = params.get("status") or "open"
     if status not in STATUS_FILTERS:
         status = "open"
@@ -231,17 +229,75 @@ def queue(request):
     organisation = params.get("organisation") or ""
     if _id(organisation) is None:
         organisation = ""
-    region = params.get("region") or ""
-
     sort = params.get("sort") or ""
     if sort not in QUEUE_SORTS:
         sort = ""
+    return {"view": view, "status": status, "priority": priority,
+            "organisation": organisation, "region": params.get("region") or "",
+            "sort": sort, "q": q}
+
+
+def filtered_ids(user, f: dict[str, str], now):
+    """:func:`queue_ids` for the filters of :func:`queue_filters`."""
+    return queue_ids(user, f["view"], f["status"], f["priority"], _id(f["organisation"]),
+                     f["region"], sort=f["sort"], q=f["q"], now=now)
+
+
+#: Seconds between the queue's and the case page's light polls (issue 13); the
+#: browser tests make them short.
+def poll_seconds() -> dict[str, int]:
+    return {"queue": getattr(settings, "SLPDESK_QUEUE_POLL_SECONDS", 20),
+            "case": getattr(settings, "SLPDESK_CASE_POLL_SECONDS", 10)}
+
+
+def saved_query(saved: SavedView) -> str:
+    """The queue's query string of a saved view (its filters, columns and itself)."""
+    pairs = [(k, v) for k, v in (saved.filters or {}).items() if v]
+    pairs += [("col", c) for c in saved.columns or []]
+    return urlencode([*pairs, ("saved", saved.pk)])
+
+
+def _queue_extras(request, f: dict[str, str], now) -> dict:
+    """What the queue shows beside its rows: saved views, columns, bulk actions and
+    the stamp its poll for changes starts from."""
+    user = request.user
+    codes = [code for code, _label in forms.QUEUE_COLUMNS]
+    chosen = [c for c in request.GET.getlist("col") if c in codes]
+    saved = list(access.saved_views_for(user).select_related("owner").order_by(
+        "-shared", "name", "pk"))
+    current = next((v for v in saved if v.pk == _id(request.GET.get("saved"))), None)
+    return {
+        "saved_views": [{"view": v, "query": saved_query(v),
+                         "editable": access.can_edit_saved_view(user, v)} for v in saved],
+        "current_saved": current,
+        "can_edit_current": current is not None and access.can_edit_saved_view(user, current),
+        "shown": set(chosen or codes),
+        "chosen": chosen,
+        "column_choices": forms.QUEUE_COLUMNS,
+        "since": now.isoformat(),
+        "poll": poll_seconds()["queue"],
+        "can_work": access.can_work(user),
+        "assignees": access.staff_users().order_by("first_name", "last_name", "username"),
+        "here": request.get_full_path(),
+    }
+
+
+@staff_required
+def queue(request):
+    """Cases due soonest first, 50 a page, in a fixed number of queries."""
+    now = timezone.now()
+    user = request.user
+    params = request.GET
+    policy = PolicyVersion.objects.in_force(now).load()
+    f = queue_filters(params, user, policy)
+    view, status, priority, organisation, region, sort, q = (
+        f["view"], f["status"], f["priority"], f["organisation"], f["region"], f["sort"],
+        f["q"])
     if q:
         number = search.jump(Case.objects.all(), q)
         if number:
             return redirect("console:case", number)
-    ids = queue_ids(user, view, status, priority, _id(organisation), region,
-                    sort=sort, q=q, now=now)
+    ids = filtered_ids(user, f, now)
     page = Paginator(ids, PAGE_SIZE).get_page(params.get("page"))
     # The page's rows with their organisation, assignee and policy, by id: the
     # ordered query above reads the cases table alone, so no plan can start from
@@ -308,6 +364,7 @@ def queue(request):
         "regions": [(name, policy.calendar_names[name]) for name in policy.calendars],
         "q": q,
         "now": now,
+        **_queue_extras(request, f, now),
     })
 
 
@@ -463,10 +520,15 @@ def _case_context(request, case: Case, now, bound: dict | None = None) -> dict:
         "escalate": access.can_escalate(user, case, top),
         "upload": access.can_upload(user, case),
     }
+    others = presence.others(case, user, now)
     return {
         "case": case,
         "policy": policy,
         "now": now,
+        "others": others,
+        "presence_text": presence_text(others),
+        "poll": poll_seconds()["case"],
+        "stamp": forms.case_stamp(case),
         "clocks": clocks,
         "case_badge": badges.case_badge(case, now, {case.calendar: closed}),
         "timeline": timeline,
@@ -506,10 +568,46 @@ def _case_context(request, case: Case, now, bound: dict | None = None) -> dict:
     }
 
 
+def presence_text(people: list[dict]) -> str:
+    """Who else is on the case, in words ("" when nobody)."""
+    parts = []
+    writing = [p["name"] for p in people if p["typing"]]
+    viewing = [p["name"] for p in people if not p["typing"]]
+    if writing:
+        parts.append(ngettext("%(names)s is writing on this case.",
+                              "%(names)s are writing on this case.", len(writing))
+                     % {"names": ", ".join(writing)})
+    if viewing:
+        parts.append(ngettext("%(names)s has this case open.",
+                              "%(names)s have this case open.", len(viewing))
+                     % {"names": ", ".join(viewing)})
+    return " ".join(parts)
+
+
+def changed_since(user, case: Case, stamp) -> list:
+    """What others did to ``case`` after ``stamp`` (its last change when the page was
+    drawn), oldest first: the events a message written since then has not seen."""
+    if stamp is None:
+        return []
+    return list(access.events_for(user, case).filter(at__gt=stamp).exclude(actor=user)
+                .select_related("actor").order_by("at", "pk"))
+
+
+def describe_changes(events) -> str:
+    """``Reply by Sue (Wed 8 Jul 2026 10:03 EDT); …``."""
+    return "; ".join(
+        _("%(what)s by %(who)s (%(when)s)") % {
+            "what": ev.get_type_display(),
+            "who": (ev.actor.get_full_name() or ev.actor.username) if ev.actor else _("the desk"),
+            "when": local(ev.at)}
+        for ev in events)
+
+
 @staff_required
 def case_detail(request, number: str):
     now = timezone.now()
     case = access.case_or_404(request.user, number)
+    presence.record(case, request.user, now)
     return render(request, "console/case.html", _case_context(request, case, now))
 
 
@@ -524,6 +622,20 @@ def _act(request, number: str, form_name: str, run, success: str, *, work: bool 
         raise PermissionDenied(_("Only support staff who work cases can do this."))
     form = ACTION_FORMS[form_name](request.POST, request.FILES, case=case,
                                    auto_id=f"id_{form_name}_%s")
+    stale = form.is_valid() and "stamp" in form.fields and changed_since(
+        user, case, form.cleaned_data["stamp"])
+    if stale:
+        # Written against an older state of the case: held once, with what changed;
+        # the text is kept and sending it again sends it (issue 13 item 5).
+        messages.warning(request, _(
+            "The case changed after you opened it: %(changes)s. Your text is kept below: "
+            "read the changes, then send it again to send it anyway.") % {
+            "changes": describe_changes(stale)})
+        data = request.POST.copy()
+        data["stamp"] = forms.case_stamp(case)
+        form = ACTION_FORMS[form_name](data, case=case, auto_id=f"id_{form_name}_%s")
+        context = _case_context(request, case, now, bound={form_name: form})
+        return render(request, "console/case.html", context, status=409)
     if form.is_valid():
         try:
             run(case, form.cleaned_data, user, now)
@@ -707,13 +819,9 @@ def _calendar_rows(policy, year: int, zone: str, now, closures) -> list[dict]:
             hours.append((WEEKDAYS[wd], [(a.strftime("%H:%M"), "24:00" if b.hour == 0 and
                                           b.minute == 0 else b.strftime("%H:%M"))
                                          for a, b in spans]))
-        public = []
-        if spec.holiday_country:
-            # As the engine compiles them (BusinessCalendar._closed_days).
-            found = holidays_lib.country_holidays(
-                spec.holiday_country, subdiv=spec.holiday_subdiv, years=year,
-                categories=spec.holiday_categories or None)
-            public = sorted(found.items())
+        # As the engine compiles them, named in the viewer's language where the
+        # holiday data has it (issue 13).
+        public = public_holidays(spec, year, translation.get_language())
         stored = [c for c in by_calendar.get(name, []) if c.date.year == year]
         in_effect = [c.date for c in by_calendar.get(name, []) if c.removed_at is None]
         site_zone = spec.zone == SITE_ZONE

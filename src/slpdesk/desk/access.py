@@ -25,6 +25,7 @@ from .models import (
     Escalation,
     Message,
     Organisation,
+    SavedView,
     Site,
     User,
 )
@@ -213,3 +214,22 @@ def sites_for(user) -> QuerySet[Site]:
 def staff_users() -> QuerySet[User]:
     """The people a case can be assigned to."""
     return User.objects.filter(is_active=True, role__in=WORKING_ROLES)
+
+
+# -------------------------------------------------------------- saved views
+#: Roles that change or delete any shared saved view, not only their own.
+VIEW_KEEPER_ROLES = frozenset({Role.SUPERVISOR, Role.ADMIN})
+
+
+def saved_views_for(user) -> QuerySet[SavedView]:
+    """The saved queue views ``user`` may use: their own and every shared one (staff)."""
+    if not is_staff(user):
+        return SavedView.objects.none()
+    return SavedView.objects.filter(Q(owner=user) | Q(shared=True))
+
+
+def can_edit_saved_view(user, view: SavedView) -> bool:
+    """The owner; a shared view also a supervisor or an administrator."""
+    if not is_staff(user):
+        return False
+    return view.owner_id == user.pk or (view.shared and user.role in VIEW_KEEPER_ROLES)

@@ -49,7 +49,7 @@ class AgreementInline(admin.TabularInline):
 
 @admin.register(Organisation)
 class OrganisationAdmin(admin.ModelAdmin):
-    list_display = ["name", "kind", "supported_by", "technical_contact"]
+    list_display = ["name", "kind", "supported_by", "technical_contact", "sso_domains"]
     list_filter = ["kind"]
     search_fields = ["name"]
     inlines = [SiteInline]

@@ -7,6 +7,7 @@ appends a :class:`CaseEvent` and recomputes the SLA columns.
 
 from __future__ import annotations
 
+import re
 import secrets
 from datetime import UTC, date, datetime
 from functools import lru_cache
@@ -82,6 +83,11 @@ class ClockStateChoice(models.TextChoices):
 
 
 # ------------------------------------------------------------- organisations
+#: A host name of at least two labels, as e-mail domains are (lower case).
+_DOMAIN_RE = re.compile(r"(?=.{1,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+"
+                        r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?")
+
+
 class Organisation(models.Model):
     """A customer or partner that gets support (spec E1)."""
 
@@ -105,6 +111,13 @@ class Organisation(models.Model):
         help_text=_("One of the organisation's people. Gets the status updates of every "
                     "case of the organisation (K5), program updates and policy notices."),
     )
+    sso_domains = models.CharField(
+        _("single sign-on auto-join e-mail domains"), max_length=500, blank=True,
+        help_text=_("Domains such as example.com, separated by commas. Someone who signs "
+                    "in with single sign-on, has no account yet and has a verified e-mail "
+                    "address at one of these domains gets a contact account of this "
+                    "organisation. Empty: only people who already have an account."),
+    )
 
     class Meta:
         verbose_name = _("organisation")
@@ -119,6 +132,37 @@ class Organisation(models.Model):
         if contact is not None and (self.pk is None or contact.organisation_id != self.pk):
             raise ValidationError({"technical_contact": _(
                 "The designated technical contact must be one of the organisation's people.")})
+        domains = self.sso_domain_list()
+        for domain in domains:
+            if not _DOMAIN_RE.fullmatch(domain):
+                raise ValidationError({"sso_domains": _(
+                    "%(domain)s is not an e-mail domain (e.g. example.com).")
+                    % {"domain": domain}})
+        self.sso_domains = ", ".join(domains)
+        for other in Organisation.objects.exclude(pk=self.pk).exclude(sso_domains=""):
+            shared = sorted(set(domains) & set(other.sso_domain_list()))
+            if shared:
+                raise ValidationError({"sso_domains": _(
+                    "%(domain)s already belongs to %(organisation)s.")
+                    % {"domain": shared[0], "organisation": other.name}})
+
+    def sso_domain_list(self) -> list[str]:
+        """The auto-join domains, lower case, each once, in the order given."""
+        domains: list[str] = []
+        for part in self.sso_domains.replace(";", ",").replace(" ", ",").split(","):
+            domain = part.strip().lower().lstrip("@")
+            if domain and domain not in domains:
+                domains.append(domain)
+        return domains
+
+    @classmethod
+    def for_sso_email(cls, email: str) -> Organisation | None:
+        """The one organisation whose auto-join domains include ``email``'s domain
+        (exactly: sub-domains are not included), or None."""
+        domain = email.rpartition("@")[2].strip().lower()
+        found = [org for org in cls.objects.exclude(sso_domains="")
+                 if domain and domain in org.sso_domain_list()]
+        return found[0] if len(found) == 1 else None
 
     def is_supported_through_partner(self) -> bool:
         """True for end users who must ask their partner, not us (E3)."""
@@ -1094,3 +1138,49 @@ class FormSubmission(models.Model):
         verbose_name_plural = _("forms sent")
         constraints = [models.UniqueConstraint(fields=["user", "token"],
                                                name="formsubmission_once")]
+
+
+# ------------------------------------------------------------- the console
+class SavedView(models.Model):
+    """A queue an agent saved (issue 13): its filters, order and columns. A shared
+    view is listed for all staff; only its owner, a supervisor or an administrator
+    changes or deletes it (:func:`slpdesk.desk.access.can_edit_saved_view`)."""
+
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, models.CASCADE,
+                              related_name="saved_views", verbose_name=_("owner"))
+    name = models.CharField(_("name"), max_length=60)
+    shared = models.BooleanField(_("shared with all staff"), default=False)
+    #: The queue's query parameters: view, status, priority, organisation, region,
+    #: sort, q (each a string; checked when saved and again when used).
+    filters = models.JSONField(_("filters"), default=dict)
+    #: The queue's optional columns shown, in the queue's order; empty: all.
+    columns = models.JSONField(_("columns"), default=list)
+    created_at = models.DateTimeField(_("created"))
+    updated_at = models.DateTimeField(_("last change"))
+
+    class Meta:
+        verbose_name = _("saved view")
+        verbose_name_plural = _("saved views")
+        constraints = [models.UniqueConstraint(fields=["owner", "name"],
+                                               name="savedview_name_once")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class CasePresence(models.Model):
+    """Who has a case open and who is writing on it (issue 13 item 5): the case page
+    records its viewer on load and on each poll; a row older than the poll's
+    expiry no longer counts and is deleted at the next poll of any case."""
+
+    case = models.ForeignKey(Case, models.CASCADE, related_name="+", verbose_name=_("case"))
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, models.CASCADE, related_name="+",
+                             verbose_name=_("user"))
+    seen_at = models.DateTimeField(_("last seen"))
+    typing_at = models.DateTimeField(_("last typed"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("case viewer")
+        verbose_name_plural = _("case viewers")
+        constraints = [models.UniqueConstraint(fields=["case", "user"],
+                                               name="casepresence_once")]

@@ -35,6 +35,7 @@ from datetime import datetime
 
 from django.db.models import QuerySet
 
+from slpdesk.desk.conversation import CUSTOMER_RESOLUTIONS
 from slpdesk.desk.models import Case, CaseEvent, Escalation, Message, Outbox, SlaNotice, User
 
 from .outbound import enqueue
@@ -112,7 +113,8 @@ def information_requested(case: Case, message: Message, event: CaseEvent, *,
 
 def resolved(case: Case, event: CaseEvent, *, now: datetime) -> None:
     context = {"summary": event.data.get("summary", ""),
-               "resolution_label": Case.Resolution(case.resolution).label}
+               # The customer's words for the kind, in the recipient's language (issue 13).
+               "resolution_label": CUSTOMER_RESOLUTIONS[case.resolution]}
     for user in case.update_recipients():
         enqueue(Kind.RESOLVED, to=user, case=case, context=context, now=now,
                 key=str(event.pk))

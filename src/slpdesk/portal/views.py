@@ -8,7 +8,7 @@ Every object comes from :mod:`slpdesk.desk.access`; every change goes through
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from functools import wraps
 
 from django.conf import settings
@@ -35,7 +35,7 @@ from slpdesk.desk.models import (
 from slpdesk.desk.publishing import week_text
 from slpdesk.desk.services import DeskError
 from slpdesk.mail import inbound
-from slpdesk.sla import SITE_ZONE, CalendarSpec, Policy
+from slpdesk.sla import SITE_ZONE, CalendarSpec, Policy, get_zone, public_holidays
 from slpdesk.web.views import start_page
 
 from .forms import EscalateForm, NewCaseForm, ReopenForm, ReplyForm, UploadForm
@@ -116,6 +116,25 @@ def own_sites(user) -> list:
     return own or list(sites)
 
 
+CLOSED_AHEAD_DAYS = 45  # how far ahead the portal lists the days support is closed
+CLOSED_AHEAD_MAX = 5
+
+
+def closed_days_ahead(spec: CalendarSpec, zone: str, now: datetime, closed: list[date]
+                      ) -> list[dict]:
+    """The next working days on which support is closed (C1, C4): public holidays,
+    named in the viewer's language where the holiday data has it (issue 13), and the
+    calendar's extra closed dates, in the calendar's zone, at most CLOSED_AHEAD_MAX."""
+    today = now.astimezone(get_zone(zone)).date()
+    last = today + timedelta(days=CLOSED_AHEAD_DAYS)
+    days = {d: _("Support is closed") for d in (*spec.closed_dates, *closed)}
+    days.update(public_holidays(spec, range(today.year, last.year + 1),
+                                translation.get_language()))
+    ahead = sorted((d, name) for d, name in days.items()
+                   if today <= d <= last and spec.hours[d.weekday()])
+    return [{"date": d, "name": name} for d, name in ahead[:CLOSED_AHEAD_MAX]]
+
+
 def support_regions(sites: list, policy: Policy, now: datetime, closed: dict) -> list[dict]:
     """Whether support is open now for each distinct calendar of ``sites`` (C6): until
     when, or when it opens again. Sites on the same calendar in the same zone share one."""
@@ -124,7 +143,7 @@ def support_regions(sites: list, policy: Policy, now: datetime, closed: dict) ->
         name = site.calendar_name(policy)
         groups.setdefault((name, policy.calendar(name).zone_for(site.time_zone)), []).append(site)
     regions = []
-    for (name, _zone), group in groups.items():
+    for (name, zone), group in groups.items():
         spec = policy.calendar(name)
         calendar = CalendarClosure.compiled(policy, name, group[0].time_zone,
                                             closed.get(name, []))
@@ -136,6 +155,7 @@ def support_regions(sites: list, policy: Policy, now: datetime, closed: dict) ->
             "site_zone": group[0].time_zone,
             "hours": hours_text(spec),
             "holidays": holidays_text(spec),
+            "closed_ahead": closed_days_ahead(spec, zone, now, closed.get(name, [])),
             "is_open": is_open,
             "until": calendar.next_close(now) if is_open else None,
             "opens": None if is_open else calendar.next_open(now),

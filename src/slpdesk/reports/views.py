@@ -247,11 +247,22 @@ def export(request, what: str, fmt: str):
 
 
 # -------------------------------------------------------------------- board
+BOARD_REFRESH = 60  # seconds between the live board's updates
+BOARD_REFRESH_MIN, BOARD_REFRESH_MAX = 2, 3600  # what ?every= may ask for
+
 @staff_required
 def board(request):
     """Now: cases breached and at risk, status updates owed, open escalations.
-    The page reloads itself every minute."""
+    The page's script (reports/board.js) fetches the page again every ``refresh``
+    seconds (``?every=N``, default 60) and swaps the board in place, without a
+    full-page reload; a Pause button stops it, remembered in the browser (issue 13)."""
     now = timezone.now()
+    try:
+        refresh = int(request.GET.get("every", BOARD_REFRESH))
+    except ValueError:
+        refresh = BOARD_REFRESH
+    if not BOARD_REFRESH_MIN <= refresh <= BOARD_REFRESH_MAX:
+        refresh = BOARD_REFRESH
     closed = badges.closures_by_calendar()
     cases = (access.cases_for(request.user).filter(status__in=OPEN_STATUSES)
              .filter(Q(response_due__isnull=False) | Q(resolution_due__isnull=False)
@@ -283,7 +294,7 @@ def board(request):
     updates.sort(key=lambda r: r["badge"].remaining)
     response = _render(request, "reports/board.html", {
         "now": now,
-        "refresh": 60,
+        "refresh": refresh,
         "sections": [
             {"id": "breached", "title": _("Breached now"), "rows": breached[:BOARD_LIMIT],
              "count": len(breached),
@@ -295,11 +306,14 @@ def board(request):
              "count": len(updates),
              "empty": _("No status update is overdue or due soon.")},
         ],
+        "summary": _("Breached: %(breached)d, at risk: %(at_risk)d, status updates owed: "
+                     "%(updates)d, open escalations: %(escalations)d.") % {
+            "breached": len(breached), "at_risk": len(at_risk), "updates": len(updates),
+            "escalations": len(escalations)},
         "escalations": escalations[:BOARD_LIMIT],
         "escalations_count": len(escalations),
         "unacknowledged": sum(1 for e in escalations if e.acknowledged_at is None),
     })
-    response["Refresh"] = "60"  # as the page's meta refresh says; no script needed
     return response
 
 

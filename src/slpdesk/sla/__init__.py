@@ -18,6 +18,8 @@ from .calendar import (
     CalendarSpec,
     compile_calendar,
     get_zone,
+    holiday_language,
+    public_holidays,
 )
 from .clocks import ClockState, Event, ReplayError, SlaState, replay, update_figures
 from .policy import (
@@ -55,6 +57,8 @@ __all__ = [
     "calendar_for",
     "compile_calendar",
     "get_zone",
+    "holiday_language",
+    "public_holidays",
     "load_policy",
     "parse_policy",
     "policy_from_text",

@@ -160,6 +160,45 @@ def _holiday_set_problem(country: str, subdiv: str | None, categories) -> str:
     return ""
 
 
+@lru_cache(maxsize=256)
+def holiday_language(country: str, language: str | None) -> str | None:
+    """The ``holidays`` package's name for ``language`` (``"sv"``, ``"en"``; a
+    Django language code) in ``country``'s holiday set: the exact code, else the
+    first regional variant (``en`` -> ``en_US``, ``sv`` -> ``sv_FI``), else the set's
+    own default language (US holidays have no Swedish names). Never None for a known
+    set: left to itself the package guesses from the process's locale."""
+    try:
+        found = holidays_lib.country_holidays(country, years=())
+    except (NotImplementedError, KeyError, ValueError):
+        return None
+    default = getattr(found, "default_language", None)
+    if not language:
+        return default
+    base = language.replace("-", "_").split("_")[0].lower()
+    if default and default.split("_")[0].lower() == base:
+        return default  # England's bank holidays stay en_GB for any English
+    supported = tuple(getattr(found, "supported_languages", ()) or ())
+    if base in supported:
+        return base
+    return next((code for code in supported if code.lower().startswith(base + "_")),
+                default)
+
+
+def public_holidays(spec: CalendarSpec, years, language: str | None = None
+                    ) -> list[tuple[date, str]]:
+    """The public holidays of ``spec``'s holiday set in ``years`` (the same dates the
+    engine closes, :meth:`BusinessCalendar._closed_days`), oldest first, named in
+    ``language`` where the holiday data has that language and in its own default
+    language where not (US holidays have no Swedish names)."""
+    if not spec.holiday_country:
+        return []
+    found = holidays_lib.country_holidays(
+        spec.holiday_country, subdiv=spec.holiday_subdiv, years=years,
+        categories=spec.holiday_categories or None,
+        language=holiday_language(spec.holiday_country, language))
+    return sorted(found.items())
+
+
 def _position_us(table, s: int, us: int) -> int:
     """Business microseconds from the start of ``table`` to the instant ``s`` + ``us``."""
     starts, ends, cum, cum_end = table

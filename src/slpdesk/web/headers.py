@@ -1,8 +1,8 @@
 """Browser headers every page gets (the rest is Django's SecurityMiddleware).
 
 * A strict ``Content-Security-Policy`` on every HTML page: scripts only from the
-  desk's own static files (no inline script, no ``eval``; the pages have no
-  JavaScript of their own, the admin and the API docs load theirs as files),
+  desk's own static files (no inline script, no ``eval``; the live board's
+  ``reports/board.js``, the admin and the API docs load theirs as files),
   nothing embedded or embedding, forms posting only to the desk. Styles may be
   inline (``style`` attributes and the charts' SVG), images may be ``data:`` (the
   two-factor QR code). A response that sets its own policy keeps it (downloads

@@ -4,11 +4,12 @@ one-time recovery codes.
 After the password, a user with an authenticator app is asked for a code before any
 page opens (:class:`TwoFactorMiddleware`); a user whose role must have one
 (``SLPDESK_REQUIRE_2FA``: ``off``, ``staff`` or ``admin``) and has none is sent to
-enrol first. The API's personal tokens are not affected: the API never uses the
-session. Codes are checked by django-otp: a code is good once (no replay), a
-clock drift of one step is tolerated, and repeated wrong codes slow down
-(exponential back-off per device). An administrator removes a lost device in the
-admin (*TOTP devices*, *Static devices*); the user then enrols again.
+enrol first; not someone who signed in through the single sign-on provider
+(:mod:`slpdesk.web.sso`), whose own factors count. The API's personal tokens are not
+affected: the API never uses the session. Codes are checked by django-otp: a code is
+good once (no replay), a clock drift of one step is tolerated, and repeated wrong
+codes slow down (exponential back-off per device). An administrator removes a lost
+device in the admin (*TOTP devices*, *Static devices*); the user then enrols again.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from slpdesk.desk import access
 from slpdesk.desk.models import User
+from slpdesk.web.sso import SSO_SESSION_KEY
 
 RECOVERY_CODES = 10
 #: Pages a signed-in user reaches before the second step (and the API, which uses tokens).
@@ -87,6 +89,8 @@ class TwoFactorMiddleware:
 
     @staticmethod
     def _step(request, user) -> str | None:
+        if request.session.get(SSO_SESSION_KEY) == user.pk:
+            return None  # signed in through the provider, which asks its own factors
         if request.session.get(_NO_DEVICE) == user.pk and not required_for(user):
             return None
         if has_device(user):

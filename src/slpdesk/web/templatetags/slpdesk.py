@@ -52,6 +52,21 @@ def local_time(value: datetime | None, zone: str | None = None) -> str:
     return dateformat.format(in_zone(value, zone), _("H:i T"))
 
 
+@register.simple_tag
+def viewer_and_site(value: datetime | None, site_zone: str):
+    """A time in the viewer's zone, with the site's time beside it (issue 13): ``Mon 7
+    Dec 2026 03:00 EST (at the site: Mon 7 Dec 2026 09:00 CET)``. When both read the
+    same (the viewer works in the site's zone), the time once."""
+    if value is None:
+        return "–"
+    mine, theirs = local(value), local(value, site_zone)
+    if mine == theirs:
+        return format_html('<time datetime="{}">{}</time>', iso(value), mine)
+    return format_html('<time datetime="{}">{}</time> <span class="small muted site-time">{}'
+                       '</span>', iso(value), mine,
+                       _("(at the site: %(when)s)") % {"when": theirs})
+
+
 @register.filter
 def iso(value: datetime | None) -> str:
     """Machine-readable UTC time for ``<time datetime=…>``."""
