@@ -28,7 +28,9 @@ SORT_INDEX = {"due": ("case_queue_open", "case_queue_any"), "priority": ("case_q
 #: another index that also does (PostgreSQL reads case_queue_open for one status
 #: of the open ones; SQLite may scan case_queue_any in order for the escalated).
 ORDERED = {
-    ("all", "open"): ("case_queue_open",),
+    # (SQLite may read case_queue_any in order instead: the open cases' running clocks
+    # put them first in it, so the page still stops early and sorts nothing)
+    ("all", "open"): ("case_queue_open", "case_queue_any"),
     ("mine", "open"): ("case_queue_mine",),
     ("unassigned", "open"): ("case_queue_mine",),  # assignee IS NULL
     ("escalated", "open"): ("case_queue_escalated", "case_queue_any"),
@@ -115,7 +117,7 @@ def test_each_sort_of_all_cases_reads_its_index_in_order(desk):
         for status in ("any", "open") if connection.vendor == "sqlite" else ("any",):
             # (PostgreSQL rightly sorts the few open cases of a small desk)
             if (sort, status) == ("due", "open"):
-                index = ("case_queue_open",)
+                index = ORDERED[("all", "open")]
             text = plan(queue_ids(agent, "all", status, sort=sort))
             assert any(name in text for name in index), (sort, status, text)
             assert not full_scan(text), (sort, status, text)
