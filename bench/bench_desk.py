@@ -92,6 +92,13 @@ def main() -> int:
         shutil.rmtree(data_dir, ignore_errors=True)
 
 
+def cpu_seconds() -> float:
+    """CPU time of this process and of its children that ended (user + system)."""
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
 #: op -> CPU milliseconds of this process per call (the table's cpu column: on a shared
 #: machine the wall time includes the time other processes held the cores).
 CPU: dict[str, list[float]] = {}
@@ -224,9 +231,12 @@ def run(args) -> int:
                                                            'response = "12h"', 1)
     draft = parse_draft(draft_text)
     period = Period(year[0], year[1], get_zone("UTC"), "UTC")
+    simulate_cpu = []  # CPU seconds of this process and its workers: the machine may be loaded
     for _round in range(heavy_rounds):
+        before = cpu_seconds()
         times["simulate_year"].append(timed(lambda: simulate(staff_cases(), period, draft, now),
                                             "simulate_year"))
+        simulate_cpu.append(cpu_seconds() - before)
 
     medians = {op: statistics.median(v) for op, v in times.items()}
     views = time_views(client, data["sites"][5].organisation_id, runs=3)
@@ -268,7 +278,11 @@ def run(args) -> int:
     print(f"{verdict}: opening a case takes {len(create_queries)} queries, target at most 10")
     print(f"(report_year: the figures alone, from the stored facts in SQL, "
           f"{statistics.median(served['figures_ms']):.0f} ms; the rest is the page's charts "
-          "and tables)")
+          f"and tables; {statistics.median(served['cpu_ms']):.0f} ms of the serving "
+          "process's CPU a request)")
+    print(f"(simulate_year: {statistics.median(simulate_cpu):.1f} s of CPU over "
+          f"{len(os.sched_getaffinity(0))} cores a run; load average "
+          f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs)")
     for op, (limit, what) in TARGETS.items():
         verdict = "PASS" if medians[op] < limit else "MISSED"
         print(f"{verdict}: {op} {medians[op]:.0f} ms, target {what}")
@@ -381,18 +395,19 @@ def serve_report(job: dict) -> int:
     client = Client(HTTP_HOST="127.0.0.1")
     client.force_login(User.objects.get(username="bench-lead"))
     url = f"/reports/?from={job['from']}&to={job['to']}"
-    ms = []
+    ms, cpu_ms = [], []
     for _round in range(job["rounds"]):
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         response = client.get(url)
         ms.append((time.perf_counter() - start) * 1000)
+        cpu_ms.append((time.process_time() - cpu) * 1000)
         assert response.status_code == 200, response.status_code
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     period = Period(datetime.fromisoformat(job["from"]).date(),
                     datetime.fromisoformat(job["to"]).date(), get_zone("UTC"), "UTC")
     figures = [timed(lambda: report_from_facts(Case.objects.all(), period, datetime.now(UTC)))
                for _round in range(job["rounds"])]
-    print(json.dumps({"ms": ms, "peak_mb": peak, "figures_ms": figures}))
+    print(json.dumps({"ms": ms, "cpu_ms": cpu_ms, "peak_mb": peak, "figures_ms": figures}))
     return 0
 
 

@@ -14,6 +14,9 @@
 ``slpdesk policy validate|diff|publish``  policy versions (V1-V2)
 ``slpdesk policy simulate``  replay a period under a draft policy, side by side
 ``slpdesk report``     the SLA compliance report of a period (text or JSON)
+``slpdesk import``     cases with their history from JSON Lines; ``import-from`` converts
+                       django-helpdesk and Zendesk data to those lines
+``slpdesk privacy export|erase|retention``  a person's data out; erasure; retention
 
 The Django subcommands import Django only when they run (in
 :mod:`slpdesk.server`), so ``slpdesk sla`` stays quick and Django-free.
@@ -355,11 +358,66 @@ def cmd_policy_publish(args) -> dict:
     }
 
 
-# ------------------------------------------------------------------- reports
-def _reports_command(name: str, args) -> int:
-    _django_ready(database="ready")
-    from .reports import commands
+# -------------------------------------------------------------------- import
+def cmd_import(args) -> int:
+    """``slpdesk import FILE``: every line checked first; any bad one is reported as
+    ``line N: reason`` on stderr and nothing is written (exit 2). Else the cases are
+    written in one transaction; the last line is ``imported N cases, skipped M``."""
+    import tempfile
+    from pathlib import Path
 
+    from .imports import cases
+
+    with tempfile.NamedTemporaryFile(prefix="slpdesk-import-", suffix=".jsonl") as spool:
+        if args.file == "-":  # read twice (check, then write): kept in a temporary file
+            while chunk := sys.stdin.buffer.read(1 << 20):
+                spool.write(chunk)
+            spool.flush()
+            path = Path(spool.name)
+        else:
+            path = Path(args.file)
+            try:
+                with open(path, "rb"):
+                    pass
+            except OSError as exc:
+                raise UsageError(f"{args.file}: cannot read: {exc.strerror or exc}") from None
+        _django_ready(database="ready")
+        from django.utils import timezone
+
+        from .reports.commands import progress_bar
+
+        with progress_bar(args.progress, desc="importing") as (total, update):
+            result = cases.import_file(path, cases.default_base(args.file), timezone.now(),
+                                       dry_run=args.dry_run, progress=update, total=total)
+    if result.problems:
+        for number, reason in result.problems:
+            print(f"line {number}: {reason}".replace("\n", " "), file=sys.stderr)
+        raise UsageError(f"{len(result.problems)} bad line(s) in {args.file}; nothing "
+                         "imported")
+    if args.dry_run:
+        print(f"dry run: {result.to_import} cases would be imported; nothing written")
+    print(f"imported {result.imported} cases, skipped {result.skipped}")
+    return 0
+
+
+def cmd_import_from(args) -> int:
+    """``slpdesk import-from SOURCE ...``: JSON Lines for ``slpdesk import`` on stdout."""
+    from .imports import convert
+
+    try:
+        return convert.run(args, sys.stdout)
+    except convert.ConvertError as exc:
+        raise UsageError(str(exc)) from None
+
+
+# ------------------------------------------------------------------- reports
+def _app_command(app: str, name: str, args):
+    """``slpdesk.<app>.commands.<name>(args)`` on a migrated database; its
+    ``CommandError`` becomes one line on stderr (exit 2)."""
+    _django_ready(database="ready")
+    from importlib import import_module
+
+    commands = import_module(f"slpdesk.{app}.commands")
     try:
         return getattr(commands, name)(args)
     except commands.CommandError as exc:
@@ -367,11 +425,11 @@ def _reports_command(name: str, args) -> int:
 
 
 def cmd_report(args) -> int:
-    return _reports_command("run_report", args)
+    return _app_command("reports", "run_report", args)
 
 
 def cmd_policy_simulate(args) -> int:
-    return _reports_command("run_simulate", args)
+    return _app_command("reports", "run_simulate", args)
 
 
 def _add_period_arguments(parser) -> None:
@@ -385,6 +443,25 @@ def _add_period_arguments(parser) -> None:
     parser.add_argument("--progress", action="store_true",
                         help="show a progress bar on standard error even when it is not "
                         "a terminal")
+
+
+# ------------------------------------------------------------- personal data
+def cmd_privacy_export(args) -> dict:
+    return _app_command("privacy", "run_export", args)
+
+
+def cmd_privacy_erase(args) -> dict:
+    return _app_command("privacy", "run_erase", args)
+
+
+def cmd_privacy_retention(args) -> dict:
+    return _app_command("privacy", "run_retention", args)
+
+
+def _add_person_arguments(parser) -> None:
+    who = parser.add_mutually_exclusive_group(required=True)
+    who.add_argument("--user", help="the account's user name")
+    who.add_argument("--email", help="the account's e-mail address")
 
 
 def cmd_worker(args) -> int:
@@ -537,6 +614,40 @@ def build_parser() -> argparse.ArgumentParser:
     _add_period_arguments(sim)
     sim.set_defaults(func=cmd_policy_simulate)
 
+    imp = sub.add_parser("import", help="import cases with their history from JSON Lines "
+                         "(docs/import.schema.json); all or nothing")
+    imp.add_argument("file", help="JSON Lines file, or - for standard input")
+    imp.add_argument("--dry-run", action="store_true",
+                     help="check every line and say what would be imported; write nothing")
+    imp.add_argument("--progress", action="store_true", help="a progress bar on standard "
+                     "error")
+    imp.set_defaults(func=cmd_import)
+    imf = sub.add_parser("import-from", help="convert another desk's cases to the JSON Lines "
+                         "of 'slpdesk import' (on standard output)")
+    imf_sub = imf.add_subparsers(dest="source", required=True, parser_class=_Parser)
+    dh = imf_sub.add_parser("django-helpdesk", help="read a django-helpdesk database")
+    dh.add_argument("url", help="sqlite:///PATH or postgres://USER@HOST:PORT/NAME")
+    zd = imf_sub.add_parser("zendesk", help="read Zendesk's ticket (and audit) export JSON")
+    zd.add_argument("file", help="the tickets: JSON of Zendesk's ticket export "
+                    "({\"tickets\": [...]}, one page or a list of pages)")
+    zd.add_argument("--audits", action="append", default=[], metavar="FILE",
+                    help="JSON of Zendesk's ticket audits ({\"audits\": [...]}); repeatable")
+    zd.add_argument("--users", default=None, metavar="FILE",
+                    help="JSON of Zendesk's users ({\"users\": [...]}): their e-mail addresses "
+                    "and roles")
+    zd.add_argument("--organizations", default=None, metavar="FILE",
+                    help="JSON of Zendesk's organizations ({\"organizations\": [...]}): their "
+                    "names")
+    for conv in (dh, zd):
+        conv.add_argument("--site", default="Main", help="the site name of every case "
+                          "(default: Main)")
+        conv.add_argument("--country", default=None, help="with --time-zone: create missing "
+                          "organisations, sites and contacts in this country (ISO 3166)")
+        conv.add_argument("--time-zone", default=None, help="the IANA zone of created sites")
+        conv.add_argument("--organisation", default=None,
+                          help="the organisation of cases that name none")
+    imf.set_defaults(func=cmd_import_from)
+
     rpt = sub.add_parser("report", help="the SLA compliance report of a period (text or JSON)")
     _add_period_arguments(rpt)
     rpt.set_defaults(func=cmd_report)
@@ -560,6 +671,37 @@ def build_parser() -> argparse.ArgumentParser:
                       help="largest message accepted (default: twice the attachment limit "
                       "plus 1 MiB); larger ones get 552")
     msrv.set_defaults(func=cmd_mail_serve)
+    # A person's data (issue 16): export, erasure, retention.
+    prv = sub.add_parser("privacy", help="a person's data: export, erase; retention")
+    prv_sub = prv.add_subparsers(dest="privacy_command", required=True)
+    pexp = prv_sub.add_parser("export", help="everything held about a person, as a ZIP "
+                              "(personal-data.json and their files)")
+    _add_person_arguments(pexp)
+    pexp.add_argument("--output", help="the ZIP file to write (default: "
+                      "personal-data-ID-DATE.zip here)")
+    pexp.add_argument("--force", action="store_true", help="overwrite --output")
+    pexp.add_argument("--include-internal", action="store_true",
+                      help="also the internal notes and files of their cases (review them "
+                      "before handing anything over)")
+    pexp.set_defaults(func=cmd_privacy_export)
+    pera = prv_sub.add_parser("erase", help="erase a person's personal data; the SLA "
+                              "record stays")
+    _add_person_arguments(pera)
+    pera.add_argument("--reason", default="", help="why (recorded with the erasure)")
+    pera.add_argument("--by", help="the administrator who asked for it (user name)")
+    bodies = pera.add_mutually_exclusive_group()
+    bodies.add_argument("--redact-bodies", action="store_true",
+                        help="the texts they wrote are removed whole (the default)")
+    bodies.add_argument("--keep-bodies", action="store_true",
+                        help="keep the texts needed for the case; only their name, "
+                        "address and phone are removed from them")
+    pera.set_defaults(func=cmd_privacy_erase)
+    pret = prv_sub.add_parser("retention", help="anonymise the cases resolved or closed "
+                              "more than SLPDESK_RETENTION_YEARS ago")
+    pret.add_argument("--dry-run", action="store_true", help="only list them")
+    pret.add_argument("--now", help="as at this ISO 8601 time instead of now (UTC without "
+                      "an offset): what goes by then")
+    pret.set_defaults(func=cmd_privacy_retention)
     return parser
 
 

@@ -110,7 +110,6 @@ def config(*, level: str, fmt: str) -> dict:
             "django.db.backends": quiet,
             "mail.log": quiet,  # aiosmtpd: a line per SMTP command
             "asyncio": quiet,
-            "matplotlib": quiet,
             "PIL": quiet,
         },
     }

@@ -6,6 +6,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from django.views.i18n import set_language
 
+from slpdesk.privacy import views as privacy
 from slpdesk.web import password, sso, twofactor
 from slpdesk.web import views as web
 
@@ -24,6 +25,8 @@ urlpatterns = [
     path("health/", web.health, name="health"),  # (answered by RequestLogMiddleware)
     path("health/ready", web.ready, name="ready"),
     path("portal/", include("slpdesk.portal.urls")),
+    path("preferences/my-data/", privacy.my_data, name="my_data"),
+    path("console/privacy/", include("slpdesk.privacy.urls")),  # administrators
     path("console/", include("slpdesk.console.urls")),
     path("reports/", include("slpdesk.reports.urls")),
     path("admin/", admin.site.urls),

@@ -83,7 +83,8 @@ def test_every_main_page_has_no_critical_or_serious_violation(browser, live_serv
                        ("/console/policy/", "console policy"),
                        ("/console/updates/", "console updates"),
                        ("/console/inbound/", "console inbound"),
-                       ("/console/cases/new/", "console new case")]:
+                       ("/console/cases/new/", "console new case"),
+                       ("/console/canned/", "console canned replies")]:
         _visit(page, f"{base}{path}", name, language, found)
     page.goto(f"{base}/console/?tab=all")
     case = _href(page, "main a[href*='/console/cases/SLP-']")

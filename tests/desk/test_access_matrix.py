@@ -169,6 +169,17 @@ def _update(w: World):
     return update
 
 
+def _canned(w: World):
+    """A shared canned reply of the agent's (issue 13)."""
+    from slpdesk.desk.models import CannedReply
+
+    now = timezone.now()
+    return CannedReply.objects.get_or_create(
+        title="Logs", defaults={"owner": w.users["agent"], "shared": True, "created_at": now,
+                                "updated_at": now, "body_en": "Hi {contact_name}",
+                                "body_sv": "Hej {contact_name}"})[0]
+
+
 def _shared_view(w: World):
     """A view the supervisor shares with all staff."""
     from slpdesk.desk.models import SavedView
@@ -199,6 +210,42 @@ def _inbound(w: World):
     return row
 
 
+def administrator(who: str) -> str:
+    """Administrators only (a person's data: issue 16); everybody else 404."""
+    return {"anonymous": LOGIN, "admin": OK}.get(who, NOT_FOUND)
+
+
+def contact(w: World) -> dict:
+    return {"pk": w.case.contact_id}
+
+
+def admin_only(who: str) -> str:
+    """Administrators only (webhooks, issue 15): other staff 403, customers 404."""
+    if who == "anonymous":
+        return LOGIN
+    if who in CUSTOMERS:
+        return NOT_FOUND
+    return OK if who == "admin" else FORBIDDEN
+
+
+def _webhook(w: World):
+    from slpdesk.webhooks import manage
+
+    return manage.create(url="https://hooks.example.com/in", events=["case.created"],
+                         actor=w.users["admin"], now=timezone.now())[0]
+
+
+def _delivery(w: World):
+    import uuid
+
+    from slpdesk.webhooks.models import Delivery
+
+    now = timezone.now()
+    return Delivery.objects.create(uuid=uuid.uuid4(), webhook=_webhook(w), event="case.created",
+                                   case=w.case, body="{}", state="done", next_attempt_at=now,
+                                   created_at=now)
+
+
 # route name -> (method, url kwargs, POST data, expectation per principal)
 ROUTES = {
     "home": ("get", None, None, front_door),
@@ -216,6 +263,10 @@ ROUTES = {
     "two_factor_setup": ("get", None, None, logged_in),
     "two_factor_verify": ("get", None, None, logged_in),  # no device: on to the front door
     "set_language": ("post", None, {"language": "sv"}, everyone_ok),
+    # Issue 15: single sign-on answers 404 for everyone while no provider is configured
+    # (the test settings configure none; tests/desk/test_sso.py covers it switched on).
+    "sso_start": ("get", None, None, lambda who: NOT_FOUND),
+    "sso_callback": ("get", None, None, lambda who: NOT_FOUND),
     "health": ("get", None, None, everyone_ok),
     "ready": ("get", None, None, everyone_ok),
     "download": ("get", lambda w: {"pk": w.public_file.pk}, None, download("public")),
@@ -280,11 +331,36 @@ ROUTES = {
     "console:presence": ("post", number, {}, console(work=False)),
     "console:outbox_retry": ("post", lambda w: {"pk": w.case.outbox.first().pk}, {},
                              console()),
+    # Canned replies (issue 13): staff only; a shared one is changed by its owner (the
+    # agent) or a supervisor, manager or admin, not by an executive.
+    "console:canned": ("get", None, None, console(work=False)),
+    "console:canned_edit": ("get", lambda w: {"pk": _canned(w).pk}, None, console()),
+    "console:canned_delete": ("post", lambda w: {"pk": _canned(w).pk}, {}, console()),
+    "console:canned_render": ("get", lambda w: {"number": w.case.number,
+                                                "pk": _canned(w).pk}, None,
+                              console(work=False)),
+    # Webhooks (issue 15): administrators only.
+    "console:webhooks": ("get", None, None, admin_only),
+    "console:webhook": ("get", lambda w: {"pk": _webhook(w).pk}, None, admin_only),
+    "console:webhook_enable": ("post", lambda w: {"pk": _webhook(w).pk}, {"enabled": "0"},
+                               admin_only),
+    "console:webhook_rotate": ("post", lambda w: {"pk": _webhook(w).pk}, {}, admin_only),
+    "console:webhook_delete": ("post", lambda w: {"pk": _webhook(w).pk}, {}, admin_only),
+    "console:webhook_resend": ("post", lambda w: (lambda d: {"pk": d.webhook_id,
+                                                             "delivery": d.pk})(_delivery(w)),
+                               {}, admin_only),
     # The API's token pages (the API itself: API_ROUTES below).
     "api_tokens": ("get", None, None, logged_in),
     "api_token_revoke": ("post", lambda w: {"pk": _api_token(w, "own customer")[0].pk}, {},
                          lambda who: {"anonymous": LOGIN, "own customer": OK}.get(
                              who, NOT_FOUND)),
+    # A person's data (issue 16): everyone their own; administrators anyone's. The
+    # erasure's first POST only asks for the confirmation (nothing changes).
+    "my_data": ("get", None, None, logged_in),
+    "privacy:people": ("get", None, None, administrator),
+    "privacy:person": ("get", contact, None, administrator),
+    "privacy:export": ("get", contact, None, administrator),
+    "privacy:erase": ("post", contact, {"reason": "asked", "mode": "redact"}, administrator),
     "api:openapi-json": ("get", None, None, everyone_ok),
     "api:openapi-view": ("get", None, None, everyone_ok),
     "api:api-root": ("get", None, None, lambda who: NOT_FOUND),  # django-ninja's: /api/v1/
@@ -420,6 +496,17 @@ API_READ = api_expect(OK)
 API_ANY = api_expect(OK, other=OK)
 API_PARTY = api_expect(OK, executive=FORBIDDEN)  # the customer's side and case workers
 API_WORK = api_expect(FORBIDDEN, executive=FORBIDDEN)
+API_STAFF = api_expect(FORBIDDEN, other=FORBIDDEN)
+API_CANNED_EDIT = api_expect(FORBIDDEN, other=FORBIDDEN, executive=FORBIDDEN)
+
+
+def API_ADMIN(who: str) -> str:
+    """Webhooks: administrators only."""
+    return "401" if who == "anonymous" else OK if who == "admin" else FORBIDDEN
+
+
+def _webhook_url(tail: str = ""):
+    return lambda w: f"/api/v1/webhooks/{_webhook(w).pk}{tail}"
 
 
 def _case_url(tail: str = ""):
@@ -465,6 +552,19 @@ API_ROUTES = {
     "resolve": ("post", _case_url("/resolve"), {"resolution": "fixed", "summary": "Done"},
                 API_WORK),
     "exclude": ("post", _case_url("/exclude"), {"reason": "altered"}, API_WORK),
+    # Canned replies (issue 13): staff only, customers and partners 403.
+    "list_canned_replies": ("get", lambda w: "/api/v1/canned-replies", None, API_STAFF),
+    "create_canned_reply": ("post", lambda w: "/api/v1/canned-replies", {
+        "title": "T", "body_en": "Hello {contact_name}", "body_sv": "Hej {contact_name}"},
+        API_STAFF),
+    "get_canned_reply": ("get", lambda w: f"/api/v1/canned-replies/{_canned(w).pk}", None,
+                         API_STAFF),
+    "update_canned_reply": ("patch", lambda w: f"/api/v1/canned-replies/{_canned(w).pk}",
+                            {"title": "Logs, please"}, API_CANNED_EDIT),
+    "delete_canned_reply": ("delete", lambda w: f"/api/v1/canned-replies/{_canned(w).pk}",
+                            None, API_CANNED_EDIT),
+    "render_canned_reply": ("get", lambda w: f"/api/v1/cases/{w.case.number}/canned-replies/"
+                            f"{_canned(w).pk}/render", None, API_STAFF),
     "list_organisations": ("get", lambda w: "/api/v1/organisations", None, API_ANY),
     "get_organisation": ("get", lambda w: f"/api/v1/organisations/{w.case.organisation_id}",
                          None, API_READ),
@@ -478,6 +578,13 @@ API_ROUTES = {
         "time_zone": "UTC", "now": "2026-07-06T12:00:00+00:00",
         "events": [{"at": "2026-07-06T09:00:00+00:00", "type": "received", "priority": "P2"}]},
         API_ANY),
+    "list_webhooks": ("get", lambda w: "/api/v1/webhooks", None, API_ADMIN),
+    "create_webhook": ("post", lambda w: "/api/v1/webhooks", {
+        "url": "https://hooks.example.com/in", "events": ["case.created"]}, API_ADMIN),
+    "get_webhook": ("get", _webhook_url(), None, API_ADMIN),
+    "update_webhook": ("patch", _webhook_url(), {"enabled": False}, API_ADMIN),
+    "delete_webhook": ("delete", _webhook_url(), None, API_ADMIN),
+    "list_webhook_deliveries": ("get", _webhook_url("/deliveries"), None, API_ADMIN),
 }
 
 
@@ -508,16 +615,21 @@ def test_api_access_matrix(operation, world, client, settings):
             payload = body(world, who) if callable(body) else body
             if payload == "file":
                 response = client.post(url(world), {"file": _file()}, **headers)
-            elif method == "post":
-                response = client.post(url(world), payload or {},
-                                       content_type="application/json", **headers)
+            elif method in ("post", "patch"):
+                response = getattr(client, method)(url(world), payload or {},
+                                                   content_type="application/json", **headers)
+            elif method == "delete":
+                response = client.delete(url(world), **headers)
             else:
                 response = client.get(url(world), **headers)
             got[who] = _api_outcome(response)
             wanted[who] = expect(who)
             download = operation.startswith("download_attachment") and got[who] == OK
-            assert response["Content-Type"].startswith(
-                "application/octet-stream" if download else "application/json"), who
+            if response.status_code == 204:  # no content
+                assert not response.content, who
+            else:
+                assert response["Content-Type"].startswith(
+                    "application/octet-stream" if download else "application/json"), who
             if wanted[who] not in (OK, "409"):
                 # A refused request changes nothing.
                 assert _fingerprint(world) == before, (operation, who)

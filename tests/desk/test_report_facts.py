@@ -11,18 +11,21 @@ run past their due times, months later - and in several viewers' zones (the
 months of the period are the viewer's).
 """
 
+from dataclasses import replace
 from datetime import date, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+from django.db.models import Max
 
 from desk.conftest import NY, UTC, ny
 from desk.test_reports import build_july, july_period
 from desk_load import check_sample, load
-from slpdesk.desk.models import Case
+from slpdesk.desk.models import Case, CaseEvent
 from slpdesk.reports import compute
 from slpdesk.reports.data import Period, replay_period
-from slpdesk.reports.facts import fact_rows, narrowing, report_from_facts
+from slpdesk.reports.facts import fact_rows, narrowing, report_from_facts, selected
+from slpdesk.reports.simulate import simulate
 
 KOLKATA = ZoneInfo("Asia/Kolkata")
 
@@ -43,24 +46,31 @@ def figures(report: compute.Report) -> dict:
     return d
 
 
-def clock_key(c: compute.Clock) -> tuple:
-    return (c.outcome, c.measured, c.seconds if c.measured else None, c.target,
+def clock_key(c: compute.Clock, live: bool = True) -> tuple:
+    """What the drill-down shows of a clock: its business time when it was measured
+    and (``live``) while it runs or is paused."""
+    counted = c.measured or (live and c.started is not None and c.stopped is None)
+    return (c.outcome, c.measured, c.seconds if counted else None, c.target,
             c.state if c.outcome != "open" else "", c.stopped,
             c.due if c.outcome != "open" else None)
 
 
-def row_key(r: compute.CaseRow) -> tuple:
+def row_key(r: compute.CaseRow, live: bool = True) -> tuple:
     return (r.id, r.number, r.priority, r.region, r.organisation_id, r.organisation, r.kind,
             r.agent_id, r.agent, r.status, r.escalations, r.updates_owed, r.updates_missed,
-            r.updates_on_time, r.error, clock_key(r.response), clock_key(r.resolution))
+            r.updates_on_time, r.error, clock_key(r.response, live),
+            clock_key(r.resolution, live))
 
 
 def assert_same(period: Period, now) -> compute.Report:
     expected, rows = replayed(period, now)
     got = report_from_facts(Case.objects.all(), period, now)
     assert figures(got) == figures(expected)
-    assert [row_key(r) for r in fact_rows(Case.objects.all(), period, now)] == \
-        [row_key(r) for r in rows]
+    # A running clock's business time is counted to ``now``; replay counts a case to its
+    # last event when that is later (a report dated before the case's own events).
+    live = now >= CaseEvent.objects.aggregate(last=Max("at"))["last"]
+    assert [row_key(r, live) for r in fact_rows(Case.objects.all(), period, now)] == \
+        [row_key(r, live) for r in rows]
     return got
 
 
@@ -107,8 +117,73 @@ def test_each_figure_selects_the_same_cases_from_the_facts(cast):
                      {"dimension": "month", "key": "2026-07", "clock": "resolution",
                       "outcome": "open"}):
         narrowed = fact_rows(Case.objects.all(), period, now, narrowing(**criteria))
-        assert [r.number for r in compute.select(narrowed, NY, **criteria)] == \
-            [r.number for r in compute.select(rows, NY, **criteria)], criteria
+        expected = [r.number for r in compute.select(rows, NY, **criteria)]
+        assert [r.number for r in compute.select(narrowed, NY, **criteria)] == expected, \
+            criteria
+        # The drill-down's page: selected in SQL, in the order received.
+        by_receipt = sorted(compute.select(rows, NY, **criteria),
+                            key=lambda r: (r.received_at, r.id))
+        assert list(selected(Case.objects.all(), period, now, **criteria)
+                    .values_list("number", flat=True)) == [r.number for r in by_receipt], \
+            criteria
+
+
+def test_every_figures_cases_are_selected_in_sql_as_from_the_rows(cast):
+    """The drill-down pages in SQL: for every clock and outcome, alone and within each
+    group of the report, the cases ``selected`` are those ``compute.select`` picks
+    from the replayed rows, in the same order, at several ``now``s."""
+    build_july(cast)
+    Case.objects.filter(title="Case E1").update(response_outcome="")  # not computed yet
+    period = july_period()
+    groups = [("", "")] + [(dim, key) for dim, keys in (
+        ("priority", ["P1", "P3", "P9"]), ("month", ["2026-07", "2026-06", "July"]),
+        ("region", ["uk"]), ("kind", ["partner"]), ("escalation", ["1", "2", "x"]),
+        ("agent", ["", str(Case.objects.get(title="Case D1").assignee_id)]),
+        ("organisation", [str(Case.objects.get(title="Case C1").organisation_id), "x"]))
+        for key in keys]
+    outcomes = [("", "")] + [(clock, outcome) for clock, outcomes in compute.SELECTIONS.items()
+                             for outcome in outcomes]
+    for now in (ny(2026, 7, 31, 12, 0), ny(2026, 8, 14, 12, 0)):
+        _report, rows = replayed(period, now)
+        rows = [replace(r, error="not computed") if r.title == "Case E1" else r
+                for r in rows]
+        for dim, key in groups:
+            for clock, outcome in outcomes:
+                criteria = {"dimension": dim, "key": key, "clock": clock, "outcome": outcome}
+                expected = sorted(compute.select(rows, NY, **criteria),
+                                  key=lambda r: (r.received_at, r.id))
+                got = selected(Case.objects.all(), period, now, **criteria)
+                assert list(got.values_list("number", flat=True)) == \
+                    [r.number for r in expected], (now, criteria)
+
+
+def test_running_and_paused_clocks_show_their_business_time_so_far(cast):
+    """Worked out by hand (global calendar Mon-Fri 08:00-17:00 at the site, no
+    holidays from July 6 to August 14 2026), at NOW, Fri 14 Aug 12:00 New York:
+
+    * C3's resolution runs from Mon 6 Jul 09:00: 8 h that day, 28 weekdays of 9 h
+      (Tue 7 Jul - Thu 13 Aug), 4 h on the 14th: 264 h.
+    * G1's response runs from Tue 28 Jul 09:00 Chicago: 8 h, 3 + 5 + 4 weekdays of
+      9 h, then 08:00-11:00 Chicago on the 14th: 119 h.
+    * H1's resolution started Wed 29 Jul 09:00 and is paused since 10:00: 1 h.
+
+    The same as replaying each case at NOW."""
+    build_july(cast)
+    now = ny(2026, 8, 14, 12, 0)
+    period = july_period()
+    got = {r.title: r for r in fact_rows(Case.objects.all(), period, now)}
+    assert got["Case C3"].resolution.seconds == 264 * 3600
+    assert got["Case G1"].response.seconds == 119 * 3600
+    assert got["Case H1"].resolution.seconds == 3600
+    assert (got["Case C3"].resolution.state, got["Case G1"].response.state,
+            got["Case H1"].resolution.state) == ("breached", "breached", "paused")
+    _report, rows = replayed(period, now)
+    for row in rows:
+        for clock in ("response", "resolution"):
+            mine, theirs = got[row.title].clock(clock), row.clock(clock)
+            if theirs.started is not None and theirs.stopped is None:
+                assert (mine.seconds, mine.started) == (theirs.seconds, theirs.started), \
+                    (row.title, clock)
 
 
 def test_a_case_without_facts_is_listed_not_counted(cast):
@@ -155,3 +230,39 @@ def test_the_simulator_replays_on_several_processes_exactly_as_on_one(monkeypatc
     assert [[row_key(r) for r in rows] for rows in several] == \
         [[row_key(r) for r in rows] for rows in one]
     assert len(one[0]) == 400
+    # The simulator: each process tallies and compares its chunk; merged in case order,
+    # every figure and every change as in one process.
+    serial = simulate(Case.objects.all(), year, draft, now, processes=1)
+    parallel = simulate(Case.objects.all(), year, draft, now, processes=2)
+    assert parallel.as_dict() == serial.as_dict()
+    assert figures(parallel.current) == figures(serial.current)
+    assert figures(parallel.proposed) == figures(serial.proposed)
+    assert serial.current.cases == 400 and serial.changes  # the draft changes some cases
+
+
+def test_chunks_tallied_apart_and_merged_are_the_tally_of_all(db):
+    """What the simulator's processes do, without forking (so on every engine): the
+    year's rows cut into chunks of consecutive cases, each tallied and compared
+    alone, then merged in order - the same figures, samples in the same order, the
+    same changes, as the rows taken in one pass."""
+    from slpdesk.reports.simulate import _fold, merge_parts
+    from slpdesk.sla import policy_from_text, shipped_policy_text
+
+    now = ny(2026, 11, 20, 15, 7)
+    load(300, now, seed=11)
+    year = Period(date(2025, 11, 1), date(2026, 11, 30), NY, "America/New_York")
+    draft = policy_from_text(shipped_policy_text().replace('response = "24h"', 'response = "6h"'))
+    current, proposed = replay_period(Case.objects.all(), year, now, (None, draft))
+    whole = merge_parts(draft, year, [_fold(year, [current, proposed])])
+    expected = compute.build_report(current, year.tz, year.first, year.last, year.zone_name)
+    assert figures(whole.current) == figures(expected)
+    assert [c.current.id for c in whole.changes] == \
+        [c.current.id for c in compute.compare(current, proposed)]
+    for cuts in ([0, 1, 299, 300], [0, 37, 150, 151, 260, 300], [0, 300]):
+        parts = [_fold(year, [current[a:b], proposed[a:b]])
+                 for a, b in zip(cuts, cuts[1:], strict=False)]
+        merged = merge_parts(draft, year, parts)
+        assert figures(merged.current) == figures(whole.current), cuts
+        assert figures(merged.proposed) == figures(whole.proposed), cuts
+        assert merged.current.response_samples == whole.current.response_samples, cuts
+        assert merged.as_dict() == whole.as_dict(), cuts

@@ -19,6 +19,8 @@ import hashlib
 import json
 from datetime import UTC, datetime
 
+from django.core.exceptions import PermissionDenied
+from django.core.exceptions import ValidationError as ModelValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.http import FileResponse, Http404, HttpResponse
@@ -27,7 +29,7 @@ from django.utils.translation import gettext as _
 from ninja import File, Form, Header, NinjaAPI, Path, Query, Status
 from ninja.files import UploadedFile
 
-from slpdesk.desk import access, badges, search, services
+from slpdesk.desk import access, badges, canned, search, services
 from slpdesk.desk.models import (
     Case,
     Escalation,
@@ -38,14 +40,25 @@ from slpdesk.desk.models import (
     User,
 )
 from slpdesk.sla import tools
+from slpdesk.webhooks.openapi import add_webhooks
 
-from . import errors
+from . import errors, represent
 from .auth import TokenAuth, TokenRateThrottle
 from .errors import ApiError
 from .models import IDEMPOTENCY_TTL, IdempotencyKey
+from .represent import attachment as _attachment
+from .represent import case_detail as _detail
+from .represent import case_summary as _summary
+from .represent import escalation as _escalation
+from .represent import message as _message
+from .represent import org_ref as _org_ref
 from .schemas import (
     AssignIn,
     AttachmentOut,
+    CannedRenderOut,
+    CannedReplyIn,
+    CannedReplyOut,
+    CannedReplyPatch,
     CaseIn,
     CaseOut,
     CasePage,
@@ -71,6 +84,7 @@ from .schemas import (
     TextIn,
     TriageIn,
 )
+from .webhooks import router as webhooks_router
 
 __all__ = ["api"]
 
@@ -89,6 +103,10 @@ request's language (`Accept-Language`, else the user's). 401 unauthenticated,
 409 a refusal of the case's state, 422 validation_error (with `errors`),
 429 rate_limited (with `Retry-After`).
 
+**Webhooks** (administrators, `/webhooks`) POST the events under `webhooks` in
+this document to your URL, signed: `Slpdesk-Signature: t=<unix>,v1=<hex HMAC-SHA256
+of "<t>.<raw body>">` with the subscription's secret (see the README).
+
 **Lists** are paged by an opaque cursor: pass `next_cursor` back as `cursor`
 (`page_size` at most 100).
 
@@ -98,7 +116,14 @@ same case (200 instead of 201, with `Idempotent-Replayed: true`); the same key
 with another body is a 422 `idempotency_key_reused`.
 """
 
-api = NinjaAPI(
+class DeskApi(NinjaAPI):
+    """The API, its OpenAPI document with the webhooks' payloads (3.1 ``webhooks``)."""
+
+    def get_openapi_schema(self, **kwargs):
+        return add_webhooks(super().get_openapi_schema(**kwargs))
+
+
+api = DeskApi(
     title="slpdesk API",
     version="1",
     description=DESCRIPTION,
@@ -109,6 +134,7 @@ api = NinjaAPI(
     openapi_url="/openapi.json",
 )
 errors.install(api)
+api.add_router("/webhooks", webhooks_router)
 
 MAX_PAGE = 100
 MAX_ID = 2**53  # far above any primary key; keeps integers inside every database's range
@@ -160,102 +186,6 @@ def _require_party(user) -> None:
 
 def _case(request, number: str) -> Case:
     return access.case_or_404(request.user, number)
-
-
-def _person(user: User | None, viewer) -> dict | None:
-    if user is None:
-        return None
-    staff = access.is_staff(viewer)
-    return {"name": user.get_full_name() or user.username,
-            "username": user.username if staff else None}
-
-
-def _org_ref(org: Organisation) -> dict:
-    return {"id": org.pk, "name": org.name}
-
-
-def _site_ref(site) -> dict:
-    return {"id": site.pk, "name": site.name, "country": site.country,
-            "time_zone": site.time_zone}
-
-
-def _badge(b: badges.Badge) -> dict:
-    return {"state": b.state, "clock": b.clock, "due": b.due, "remaining_seconds": b.remaining}
-
-
-def _summary(case: Case, now: datetime, closed) -> dict:
-    return {
-        "number": case.number,
-        "title": case.title,
-        "status": case.status,
-        "organisation": _org_ref(case.organisation),
-        "site": _site_ref(case.site),
-        "proposed_priority": case.proposed_priority,
-        "priority": case.priority or None,
-        "effective_priority": case.effective_priority(),
-        "received_at": case.received_at,
-        "updated_at": case.updated_at,
-        "escalation_level": case.escalation_level,
-        "sender_verified": case.sender_verified,
-        "sla": _badge(badges.case_badge(case, now, closed)),
-    }
-
-
-def _detail(case: Case, now: datetime, viewer) -> dict:
-    closed = badges.closures_by_calendar()
-    policy = case.policy()
-    clocks = {}
-    for b, (name, _due, _state, stopped_col, target_name) in zip(
-            badges.clock_badges(case, now, closed), badges.CLOCKS, strict=True):
-        target = b.target
-        if target is None:
-            try:
-                target = policy.target_seconds(case.effective_priority(), target_name,
-                                               case.calendar)
-            except ValueError:
-                target = None
-        clocks[name] = {"state": b.state, "due": b.due, "stopped": getattr(case, stopped_col),
-                        "remaining_seconds": b.remaining, "target_seconds": target}
-    out = _summary(case, now, closed)
-    out["sla"].update(clocks)
-    staff = access.is_staff(viewer)
-    out.update({
-        "description": case.description,
-        "system_details": case.system_details,
-        "channel": case.channel,
-        "contact": _person(case.contact, viewer),
-        "release": case.release.name if case.release else None,
-        "request_type": case.request_type,
-        "information_complete": case.information_complete,
-        "kind": case.kind,
-        "defect_reference": case.defect_reference,
-        "resolution": case.resolution or None,
-        "resolution_summary": case.resolution_summary,
-        "entitlement": case.entitlement,
-        "exclusion_reason": case.exclusion_reason,
-        "assignee": _person(case.assignee, viewer) if staff else None,
-        "calendar": case.calendar,
-        "time_zone": case.time_zone,
-        "policy_version": f"{case.policy_version.policy_id} {case.policy_version.version}",
-        "escalations": [_escalation(e) for e in
-                        access.escalations_for(viewer).filter(case=case)],
-    })
-    return out
-
-
-def _escalation(e: Escalation) -> dict:
-    return {"id": e.pk, "level": e.level, "reason": e.reason, "channel": e.channel,
-            "raised_at": e.raised_at, "acknowledged_at": e.acknowledged_at}
-
-
-def _message(m, viewer) -> dict:
-    return {"id": m.pk, "kind": m.kind, "author": _person(m.author, viewer), "body": m.body,
-            "created_at": m.created_at}
-
-
-def _attachment(a) -> dict:
-    return {"id": a.pk, "name": a.name, "size": a.size, "uploaded_at": a.uploaded_at,
-            "internal": a.internal, "message": a.message_id}
 
 
 def _fresh(request, number: str, now: datetime) -> dict:
@@ -514,7 +444,7 @@ def download_attachment(request, number: str = _number_param(),
                         attachment_id: int = Path(..., ge=1, le=MAX_ID)):
     case = _case(request, number)
     attachment = access.attachments_for(request.user).filter(case=case, pk=attachment_id).first()
-    if attachment is None:
+    if attachment is None or not attachment.file:  # (a file erased: slpdesk.privacy)
         raise Http404("no such file")
     try:
         handle = attachment.file.open("rb")
@@ -751,9 +681,7 @@ def list_updates(request):
     now = _now()
     rows = (ProgramUpdate.objects.filter(published_at__isnull=False, published_at__lte=now)
             .prefetch_related("applies_to").order_by("-released", "-pk"))
-    return [{"name": u.name, "released": u.released, "kind": u.kind, "security": u.security,
-             "notes": u.notes, "applies_to": sorted(r.name for r in u.applies_to.all()),
-             "published_at": u.published_at} for u in rows]
+    return [represent.program_update(u) for u in rows]
 
 
 # ------------------------------------------------------------------------ SLA
@@ -790,3 +718,111 @@ def sla_replay(request, payload: ReplayIn):
         return tools.sla_replay(policy, parsed)
     except (ValueError) as exc:
         raise _engine_error(exc) from None
+
+
+# ------------------------------------------------------------ canned replies
+def _require_staff(user) -> None:
+    if not access.is_staff(user):
+        raise _forbidden(_("Only support staff can do this."))
+
+
+def _canned_or_404(user, canned_id: int):
+    found = access.canned_replies_for(user).select_related("owner").filter(
+        pk=canned_id).first()
+    if found is None:
+        raise Http404("no such canned reply")
+    return found
+
+
+def _canned(reply, viewer) -> dict:
+    return {"id": reply.pk, "title": reply.title, "body_en": reply.body_en,
+            "body_sv": reply.body_sv, "action": reply.action, "shared": reply.shared,
+            "owner": represent.person(reply.owner, viewer),
+            "can_edit": access.can_edit_canned(viewer, reply),
+            "created_at": reply.created_at, "updated_at": reply.updated_at}
+
+
+def _save_canned(request, reply, fields: dict):
+    """``canned.save`` with its refusals as the API's errors (403, 422); nothing is
+    stored on a refusal."""
+    try:
+        return canned.save(reply, fields, actor=request.user, now=_now())
+    except PermissionDenied as err:
+        raise _forbidden(str(err)) from None
+    except ModelValidationError as err:
+        raise ApiError(422, "validation_error", _("The request is not valid; see errors."),
+                       errors=[{"loc": ["body", field], "msg": " ".join(msgs),
+                                "type": "invalid"}
+                               for field, msgs in err.message_dict.items()]) from None
+
+
+CANNED_ID = Path(..., ge=1, le=MAX_ID)
+
+
+@api.get("/canned-replies", response=responses({200: list[CannedReplyOut]}),
+         operation_id="list_canned_replies", tags=["canned replies"],
+         summary="Your own and the shared canned replies (staff)")
+def list_canned_replies(request):
+    _require_staff(request.user)
+    _reject_unknown(request.GET, set(), "query")
+    rows = access.canned_replies_for(request.user).select_related("owner").order_by(
+        "title", "pk")
+    return [_canned(r, request.user) for r in rows]
+
+
+@api.post("/canned-replies", response=responses({201: CannedReplyOut}),
+          operation_id="create_canned_reply", tags=["canned replies"],
+          summary="A new canned reply, personal or shared (staff)")
+def create_canned_reply(request, payload: CannedReplyIn):
+    _require_staff(request.user)
+    return Status(201, _canned(_save_canned(request, None, payload.dict()), request.user))
+
+
+@api.get("/canned-replies/{canned_id}", response=responses({200: CannedReplyOut}),
+         operation_id="get_canned_reply", tags=["canned replies"], summary="A canned reply")
+def get_canned_reply(request, canned_id: int = CANNED_ID):
+    _require_staff(request.user)
+    return _canned(_canned_or_404(request.user, canned_id), request.user)
+
+
+@api.patch("/canned-replies/{canned_id}", response=responses({200: CannedReplyOut}),
+           operation_id="update_canned_reply", tags=["canned replies"],
+           summary="Change a canned reply (its owner; a shared one also a supervisor, "
+                   "manager or administrator)")
+def update_canned_reply(request, payload: CannedReplyPatch, canned_id: int = CANNED_ID):
+    _require_staff(request.user)
+    reply = _canned_or_404(request.user, canned_id)
+    fields = payload.dict(exclude_unset=True)
+    nulls = sorted(name for name, value in fields.items() if value is None)
+    if nulls:
+        raise ApiError(422, "validation_error", _("The request is not valid; see errors."),
+                       errors=[{"loc": ["body", name], "msg": "May not be null.",
+                                "type": "null"} for name in nulls])
+    return _canned(_save_canned(request, reply, fields), request.user)
+
+
+@api.delete("/canned-replies/{canned_id}", response=responses({204: None}),
+            operation_id="delete_canned_reply", tags=["canned replies"],
+            summary="Delete a canned reply (same rule as changing it)")
+def delete_canned_reply(request, canned_id: int = CANNED_ID):
+    _require_staff(request.user)
+    reply = _canned_or_404(request.user, canned_id)
+    try:
+        canned.delete(reply, actor=request.user)
+    except PermissionDenied as err:
+        raise _forbidden(str(err)) from None
+    return Status(204, None)
+
+
+@api.get("/cases/{number}/canned-replies/{canned_id}/render",
+         response=responses({200: CannedRenderOut}), operation_id="render_canned_reply",
+         tags=["canned replies"],
+         summary="A canned reply's text for a case, in the contact's language and zone")
+def render_canned_reply(request, number: str = _number_param(),
+                        canned_id: int = CANNED_ID):
+    _require_staff(request.user)
+    case = _case(request, number)
+    reply = _canned_or_404(request.user, canned_id)
+    return {"canned_reply": reply.pk, "case": case.number,
+            "language": canned.case_language(case),
+            "body": canned.render(reply, case, request.user), "action": reply.action}

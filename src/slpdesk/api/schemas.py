@@ -330,3 +330,45 @@ class ReplayOut(Schema):
     response: ReplayClockOut
     resolution: ReplayClockOut
     next_update: ReplayClockOut
+
+
+# -------------------------------------------------------------- canned replies
+CannedAction = Literal["", "reply", "request_info"]
+
+
+class CannedReplyOut(Schema):
+    id: int
+    title: str
+    body_en: str = Field(description="The text in English, with {placeholders}.")
+    body_sv: str = Field(description="The text in Swedish, with {placeholders}.")
+    action: CannedAction = Field(description="How the console offers to send it: '' (the "
+                                             "agent chooses), reply or request_info.")
+    shared: bool
+    owner: Person
+    can_edit: bool = Field(description="Whether you may change or delete it.")
+    created_at: datetime
+    updated_at: datetime
+
+
+class CannedReplyIn(Strict):
+    title: str = Field(min_length=1, max_length=120)
+    body_en: str = Field(min_length=1, max_length=TEXT)
+    body_sv: str = Field(min_length=1, max_length=TEXT)
+    action: CannedAction = ""
+    shared: bool = False
+
+
+class CannedReplyPatch(Strict):
+    title: str | None = Field(None, min_length=1, max_length=120)
+    body_en: str | None = Field(None, min_length=1, max_length=TEXT)
+    body_sv: str | None = Field(None, min_length=1, max_length=TEXT)
+    action: CannedAction | None = None
+    shared: bool | None = None
+
+
+class CannedRenderOut(Schema):
+    canned_reply: int
+    case: str
+    language: str = Field(description="The contact's language the text is in.")
+    body: str = Field(description="The text with every placeholder filled in for the case.")
+    action: CannedAction

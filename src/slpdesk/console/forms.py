@@ -13,7 +13,7 @@ from django.utils import translation
 from django.utils.translation import gettext_lazy as _
 
 from slpdesk.desk import access
-from slpdesk.desk.models import Case, Release, SavedView, Site, User
+from slpdesk.desk.models import CannedReply, Case, Release, SavedView, Site, User
 from slpdesk.sla import Policy
 
 
@@ -181,6 +181,18 @@ class NewCaseForm(forms.Form):
             self.fields["site"].initial = sites[0].pk
         self.fields["request_type"].choices = [("", _("A support request"))] + [
             (c.code, c.name.get(lang)) for c in policy.out_of_scope]
+
+
+class CannedReplyForm(forms.Form):
+    """A canned reply as an agent writes it (issue 13); the placeholders and who may
+    change it are checked by :func:`slpdesk.desk.canned.save`."""
+
+    title = forms.CharField(label=_("Title"), max_length=120)
+    body_en = forms.CharField(label=_("Text in English"), widget=_textarea(6), strip=False)
+    body_sv = forms.CharField(label=_("Text in Swedish"), widget=_textarea(6), strip=False)
+    action = forms.ChoiceField(label=_("Send it as"), required=False,
+                               choices=CannedReply.Action.choices)
+    shared = forms.BooleanField(label=_("Shared with all staff"), required=False)
 
 
 # ------------------------------------------------------------- saved views

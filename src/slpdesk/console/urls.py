@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from . import live, outbox_views, publishing_views, views
+from . import canned_views, live, outbox_views, publishing_views, views, webhook_views
 
 app_name = "console"
 urlpatterns = [
@@ -21,8 +21,18 @@ urlpatterns = [
     path("updates/<int:pk>/publish/", publishing_views.publish_update, name="publish_update"),
     path("policy/", publishing_views.policy, name="policy"),
     path("inbound/", publishing_views.inbound_list, name="inbound"),
+    path("webhooks/", webhook_views.webhooks, name="webhooks"),
+    path("webhooks/<int:pk>/", webhook_views.webhook, name="webhook"),
+    path("webhooks/<int:pk>/enable/", webhook_views.webhook_enable, name="webhook_enable"),
+    path("webhooks/<int:pk>/rotate/", webhook_views.webhook_rotate, name="webhook_rotate"),
+    path("webhooks/<int:pk>/delete/", webhook_views.webhook_delete, name="webhook_delete"),
+    path("webhooks/<int:pk>/deliveries/<int:delivery>/send-again/",
+         webhook_views.webhook_resend, name="webhook_resend"),
     path("inbound/<int:pk>/", publishing_views.inbound_detail, name="inbound_detail"),
     path("inbound/<int:pk>/<str:action>/", publishing_views.inbound_act, name="inbound_act"),
+    path("canned/", canned_views.canned_list, name="canned"),
+    path("canned/<int:pk>/", canned_views.canned_edit, name="canned_edit"),
+    path("canned/<int:pk>/delete/", canned_views.canned_delete, name="canned_delete"),
     path("cases/new/", views.new_case, name="new_case"),
     path("cases/<str:number>/", views.case_detail, name="case"),
     path("cases/<str:number>/triage/", views.triage, name="triage"),
@@ -39,5 +49,7 @@ urlpatterns = [
     path("cases/<str:number>/reopen/", views.reopen, name="reopen"),
     path("cases/<str:number>/escalate/", views.escalate, name="escalate"),
     path("cases/<str:number>/upload/", views.upload, name="upload"),
+    path("cases/<str:number>/canned/<int:pk>/", canned_views.canned_render,
+         name="canned_render"),
     path("cases/<str:number>/presence/", live.case_presence, name="presence"),
 ]

@@ -499,6 +499,14 @@ def _case_context(request, case: Case, now, bound: dict | None = None) -> dict:
     exclusion = next((c.name for c in policy.exclusions if c.code == case.exclusion_reason),
                      _plain(case.exclusion_reason))
 
+    # Canned replies (issue 13): the picker, and a chosen one filling the composer.
+    from .canned_views import composer  # canned_views imports this module
+
+    pick = composer(request, case)
+    if pick["canned_text"] is not None and "message" not in bound:
+        bound = {**bound, "message": ACTION_FORMS["message"](
+            case=case, auto_id="id_message_%s", initial={"body": pick["canned_text"]})}
+
     def form(name: str):
         if name in bound:
             return bound[name]
@@ -522,6 +530,7 @@ def _case_context(request, case: Case, now, bound: dict | None = None) -> dict:
     }
     others = presence.others(case, user, now)
     return {
+        **pick,
         "case": case,
         "policy": policy,
         "now": now,

@@ -20,6 +20,7 @@ from django.http import Http404
 
 from .models import (
     Attachment,
+    CannedReply,
     Case,
     CaseEvent,
     Escalation,
@@ -211,9 +212,69 @@ def sites_for(user) -> QuerySet[Site]:
     return Site.objects.none()
 
 
+# ------------------------------------------------------------ personal data
+def can_manage_personal_data(user) -> bool:
+    """Find anyone, export their data and erase it (GDPR requests): administrators."""
+    return _active(user) and user.role == Role.ADMIN
+
+
+def people_for(user) -> QuerySet[User]:
+    """The accounts whose personal data ``user`` may export or erase: every one for an
+    administrator, none for anybody else (a person downloads their own from
+    Preferences, never through this)."""
+    if can_manage_personal_data(user):
+        return User.objects.all()
+    return User.objects.none()
+
+
 def staff_users() -> QuerySet[User]:
     """The people a case can be assigned to."""
     return User.objects.filter(is_active=True, role__in=WORKING_ROLES)
+
+
+# ------------------------------------------------------------- canned replies
+#: Roles that may change or delete a shared canned reply someone else owns.
+CANNED_EDITOR_ROLES = frozenset({Role.SUPERVISOR, Role.MANAGER, Role.ADMIN})
+
+
+def canned_replies_for(user) -> QuerySet[CannedReply]:
+    """Staff see their own canned replies and the shared ones; a personal one is its
+    owner's only; customers and partners see none."""
+    return _own_and_shared(CannedReply, user)
+
+
+def can_edit_canned(user, reply: CannedReply) -> bool:
+    """The owner changes their own; a shared one also a supervisor, manager or admin."""
+    return _may_change(user, reply, CANNED_EDITOR_ROLES)
+
+
+# ----------------------------------------------- personal or shared: the rules
+def _own_and_shared(model, user) -> QuerySet:
+    """Rows of ``model`` (with ``owner`` and ``shared``) that ``user`` may use: their own
+    and every shared one, for staff; none for anyone else."""
+    if not is_staff(user):
+        return model.objects.none()
+    return model.objects.filter(Q(owner_id=user.pk) | Q(shared=True))
+
+
+def _may_change(user, row, keepers: frozenset) -> bool:
+    """The owner changes their own row; a shared one also the ``keepers`` roles."""
+    if not is_staff(user):
+        return False
+    return row.owner_id == user.pk or (row.shared and user.role in keepers)
+
+
+# ------------------------------------------------------------------ webhooks
+def can_manage_webhooks(user) -> bool:
+    """Webhooks carry every case's data out of the desk: administrators only."""
+    return _active(user) and user.role == Role.ADMIN
+
+
+def webhooks_for(user):
+    """The webhook subscriptions ``user`` may see and change (with their deliveries)."""
+    from slpdesk.webhooks.models import Webhook  # (the webhooks app sits above the desk)
+
+    return Webhook.objects.all() if can_manage_webhooks(user) else Webhook.objects.none()
 
 
 # -------------------------------------------------------------- saved views
@@ -223,13 +284,9 @@ VIEW_KEEPER_ROLES = frozenset({Role.SUPERVISOR, Role.ADMIN})
 
 def saved_views_for(user) -> QuerySet[SavedView]:
     """The saved queue views ``user`` may use: their own and every shared one (staff)."""
-    if not is_staff(user):
-        return SavedView.objects.none()
-    return SavedView.objects.filter(Q(owner=user) | Q(shared=True))
+    return _own_and_shared(SavedView, user)
 
 
 def can_edit_saved_view(user, view: SavedView) -> bool:
     """The owner; a shared view also a supervisor or an administrator."""
-    if not is_staff(user):
-        return False
-    return view.owner_id == user.pk or (view.shared and user.role in VIEW_KEEPER_ROLES)
+    return _may_change(user, view, VIEW_KEEPER_ROLES)

@@ -12,6 +12,7 @@ from . import services
 from .models import (
     Agreement,
     CalendarClosure,
+    CannedReply,
     Case,
     Escalation,
     InboundMessage,
@@ -175,3 +176,23 @@ class InboundMessageAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+@admin.register(CannedReply)
+class CannedReplyAdmin(admin.ModelAdmin):
+    """Canned replies (issue 13): staff manage theirs in the console; here they are
+    listed for the administrators, who may also correct one (the placeholders are
+    checked on save, as in the console)."""
+
+    list_display = ["title", "owner", "shared", "action", "updated_at"]
+    list_filter = ["shared", "action"]
+    search_fields = ["title", "body_en", "body_sv", "owner__username"]
+    list_select_related = ["owner"]
+    readonly_fields = ["created_at", "updated_at"]
+
+    def save_model(self, request, obj, form, change):
+        now = timezone.now()
+        if not change:
+            obj.created_at = now
+        obj.updated_at = now
+        super().save_model(request, obj, form, change)

@@ -24,7 +24,7 @@ from django.db import transaction
 
 from slpdesk.sla import BusinessCalendar
 
-from . import services
+from . import canned, services
 from .models import (
     Agreement,
     CalendarClosure,
@@ -336,6 +336,43 @@ def _configuration(now: datetime) -> _Demo:
     return demo
 
 
+#: Shared canned replies (issue 13), owned by the supervisor: (title, action, English,
+#: Swedish). Every placeholder is one :data:`canned.PLACEHOLDERS` knows.
+CANNED_REPLIES = [
+    ("Ask for the controller logs", "request_info",
+     "Hello {contact_name},\n\nTo find out what is going on in {case_number} we need the "
+     "controller's log files from the last day the fault happened. Please attach them to "
+     "the case or answer this e-mail with them. While we wait for them the resolution "
+     "clock is paused.\n\nBest regards,\n{agent_name}",
+     "Hej {contact_name}!\n\nFör att förstå vad som händer i {case_number} behöver vi "
+     "styrsystemets loggfiler från den senaste dagen då felet uppstod. Bifoga dem till "
+     "ärendet eller svara på det här mejlet med dem. Medan vi väntar på dem står "
+     "lösningsklockan still.\n\nVänliga hälsningar\n{agent_name}"),
+    ("We are on it", "reply",
+     "Hello {contact_name},\n\nThank you for reporting this. {case_number} is with our "
+     "engineers now. You will hear from us again by {next_update_due}, and we aim to "
+     "have it solved by {resolution_due}.\n\nBest regards,\n{agent_name}",
+     "Hej {contact_name}!\n\nTack för att du hörde av dig. {case_number} ligger nu hos "
+     "våra tekniker. Du hör av oss igen senast {next_update_due}, och vi siktar på att "
+     "ha löst det senast {resolution_due}.\n\nVänliga hälsningar\n{agent_name}"),
+    ("Status: still investigating", "",
+     "Hello {contact_name},\n\nA short update on {case_number}: we are still working on "
+     "it and have nothing final to report yet. The next update comes by "
+     "{next_update_due} at the latest.\n\n{agent_name}",
+     "Hej {contact_name}!\n\nEn kort lägesrapport om {case_number}: vi arbetar "
+     "fortfarande med det och har inget slutligt besked ännu. Nästa rapport kommer "
+     "senast {next_update_due}.\n\n{agent_name}"),
+]
+
+
+def _canned_replies(demo: _Demo) -> None:
+    owner = demo.users["sofia.berg"]
+    for title, action, english, swedish in CANNED_REPLIES:
+        canned.save(None, {"title": title, "action": action, "shared": True,
+                           "body_en": english, "body_sv": swedish},
+                    actor=owner, now=demo.now)
+
+
 def _d(today: date, days: int) -> date:
     return today + timedelta(days=days)
 
@@ -543,6 +580,7 @@ def load_demo(now: datetime) -> bool:
     if is_loaded():
         return False
     demo = _configuration(now)
+    _canned_replies(demo)
     _cases(demo)
     for case in Case.objects.select_for_update().order_by("pk"):
         services.refresh_sla(case, now)

@@ -62,6 +62,18 @@ def validate_attachment_size(file) -> None:
         )
 
 
+#: What replaces erased personal data in stored texts (slpdesk.privacy); pages show it
+#: in the reader's language (:func:`as_shown`).
+ERASED_MARKER = "[erased]"
+
+
+def as_shown(text: str) -> str:
+    """A stored text as pages show it: the erasure marker in the reader's language."""
+    if text and ERASED_MARKER in text:
+        return text.replace(ERASED_MARKER, str(_("[erased]")))
+    return text
+
+
 # ------------------------------------------------------------------ choices
 class Priority(models.TextChoices):
     P1 = "P1", _("P1 Urgent")
@@ -494,12 +506,22 @@ class User(AbstractUser):
     time_zone = models.CharField(_("time zone"), max_length=64, blank=True,
                                  validators=[validate_time_zone])
     phone = models.CharField(_("phone"), max_length=50, blank=True)
+    # Set when the person's data was erased (slpdesk.privacy.erasure): the row stays as
+    # an opaque tombstone that cases, messages and events still point to.
+    erased_at = models.DateTimeField(_("personal data erased"), null=True, blank=True)
 
     objects = UserManager()
 
     class Meta:
         verbose_name = _("user")
         verbose_name_plural = _("users")
+
+    def get_full_name(self) -> str:
+        """The person's name; "erased contact" (in the reader's language) once their
+        personal data was erased, wherever a name is shown."""
+        if self.erased_at is not None:
+            return str(_("erased contact"))
+        return super().get_full_name()
 
     def is_support_staff(self) -> bool:
         """The vendor's people: everyone but customer and partner contacts (what each
@@ -663,6 +685,17 @@ class Case(models.Model):
                                              blank=True)
     resolution_target = models.IntegerField(_("resolution target (seconds)"), null=True,
                                             blank=True)
+    # A response or resolution clock that started and has not stopped: the business
+    # seconds it did not count (pauses) and, while paused, since when; the report
+    # counts its business time at ``now`` as replay does (null for other clocks).
+    response_paused = models.IntegerField(_("response clock paused (seconds)"), null=True,
+                                          blank=True)
+    response_paused_since = models.DateTimeField(_("response clock paused since"),
+                                                 null=True, blank=True)
+    resolution_paused = models.IntegerField(_("resolution clock paused (seconds)"),
+                                            null=True, blank=True)
+    resolution_paused_since = models.DateTimeField(_("resolution clock paused since"),
+                                                   null=True, blank=True)
     updates_owed = models.PositiveIntegerField(_("status updates owed"), default=0)
     updates_missed = models.PositiveIntegerField(_("status updates missed"), default=0)
     update_open_due = models.DateTimeField(_("status update overdue after"), null=True,
@@ -675,6 +708,13 @@ class Case(models.Model):
     # False for a case opened by an e-mail the desk's own mail server did not verify
     # (slpdesk.mail.auth): agents see "sender not verified" before they act.
     sender_verified = models.BooleanField(_("sender verified"), default=True)
+    # The case's id in the system it was imported from (``slpdesk import``), unique so
+    # that an import run again skips it; null for a case opened in this desk.
+    external_id = models.CharField(_("external id"), max_length=100, unique=True, null=True,
+                                   blank=True, editable=False)
+    # Set when retention (slpdesk.privacy.retention) removed the personal data of this
+    # case: its texts are redacted, its files deleted; its SLA record stays.
+    anonymised_at = models.DateTimeField(_("personal data removed"), null=True, blank=True)
 
     objects = CaseQuerySet.as_manager()
 
@@ -723,6 +763,16 @@ class Case(models.Model):
             # index alone, never from the cases' rows.
             models.Index(fields=["status", "assignee", "escalation_level"],
                          name="case_queue_counts"),
+            # The compliance report (reports.facts): a period's facts read from the
+            # index alone, never the wide rows (SQLite would otherwise look every
+            # case up from a queue index).
+            models.Index(fields=["received_at", "sla_priority", "response_outcome",
+                                 "response_open_due", "resolution_outcome",
+                                 "resolution_open_due", "organisation", "calendar",
+                                 "assignee", "updates_owed", "updates_missed",
+                                 "update_open_due", "response_seconds", "response_target",
+                                 "resolution_seconds", "resolution_target"],
+                         name="case_report_facts"),
         ]
 
     def __str__(self) -> str:
@@ -991,6 +1041,7 @@ class Outbox(Claimable):
         POLICY_NOTICE = "policy_notice", _("Policy change notice")
         ESCALATION_REQUEST = "escalation_request", _("Escalation to confirm")
         PASSWORD_RESET = "password_reset", _("Password reset")
+        WEBHOOK_DISABLED = "webhook_disabled", _("Webhook disabled")
 
     message_id = models.CharField(_("Message-ID"), max_length=255, unique=True)
     kind = models.CharField(_("kind"), max_length=20, choices=Kind.choices)
@@ -1138,6 +1189,52 @@ class FormSubmission(models.Model):
         verbose_name_plural = _("forms sent")
         constraints = [models.UniqueConstraint(fields=["user", "token"],
                                                name="formsubmission_once")]
+
+
+# ------------------------------------------------------------- canned replies
+class CannedReply(models.Model):
+    """A canned reply (a macro, issue 13): a title, an English and a Swedish text with
+    ``{placeholders}`` (see :mod:`slpdesk.desk.canned`), and optionally the action the
+    composer offers first with it. Personal (its owner's only) or shared with all staff."""
+
+    class Action(models.TextChoices):
+        NONE = "", _("None: the agent chooses")
+        REPLY = "reply", _("Send as a reply")
+        REQUEST_INFO = "request_info", _("Send as a request for information")
+
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, models.CASCADE,
+                              related_name="canned_replies", verbose_name=_("owner"))
+    shared = models.BooleanField(_("shared with all staff"), default=False)
+    title = models.CharField(_("title"), max_length=120)
+    body_en = models.TextField(_("text in English"))
+    body_sv = models.TextField(_("text in Swedish"))
+    action = models.CharField(_("action"), max_length=20, choices=Action.choices, blank=True,
+                              default="")
+    created_at = models.DateTimeField(_("created"))
+    updated_at = models.DateTimeField(_("changed"))
+
+    class Meta:
+        verbose_name = _("canned reply")
+        verbose_name_plural = _("canned replies")
+        ordering = ["title", "id"]
+
+    def __str__(self) -> str:
+        return self.title
+
+    def clean(self) -> None:
+        from .canned import check_placeholders  # the placeholder rules live there
+
+        errors = {}
+        for field in ("body_en", "body_sv"):
+            try:
+                check_placeholders(getattr(self, field))
+            except ValidationError as err:
+                errors[field] = err
+        if errors:
+            raise ValidationError(errors)
+
+    def body(self, language: str) -> str:
+        return self.body_sv if language == "sv" else self.body_en
 
 
 # ------------------------------------------------------------- the console

@@ -34,6 +34,7 @@ from django.utils.translation import gettext_lazy as _
 from slpdesk.sla import SITE_ZONE, Policy, PolicyError, policy_from_text
 from slpdesk.sla.calendar import CalendarSpec
 from slpdesk.sla.policy import Duration
+from slpdesk.webhooks import events as hooks
 
 from . import access
 from .models import Organisation, PolicyVersion, ProgramUpdate, Release, Site, User
@@ -169,6 +170,7 @@ def publish_update(update: ProgramUpdate, *, actor: User, now: datetime) -> int:
                      context={"update": update, "releases": releases,
                               "release_names": ", ".join(r.name for r in releases),
                               "vendor": vendor, "updates_link": _portal_link("portal:updates")})
+        hooks.update_published(update, now=now)
     return len(contacts)
 
 
@@ -273,6 +275,7 @@ def publish_policy(text: str, *, effective_at: datetime, actor: User | None,
                               "effective_date": utc_date(effective_at),
                               "vendor": policy.vendor,
                               "portal_link": _portal_link("portal:home")})
+        hooks.policy_published(version, now=now)
     return version
 
 

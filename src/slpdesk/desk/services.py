@@ -24,6 +24,8 @@ from django.utils.translation import gettext_lazy as _
 
 from slpdesk.mail import notifications as notify
 from slpdesk.sla import SITE_ZONE, Event, Policy, SlaState, get_zone, replay, update_figures
+from slpdesk.webhooks import events as hooks
+from slpdesk.webhooks.models import Event as Hook
 from slpdesk.worker import schedule
 
 from . import access
@@ -130,7 +132,8 @@ SLA_COLUMNS = (
     "sla_priority", "response_outcome", "response_open_due", "response_started",
     "response_seconds", "response_target", "resolution_outcome", "resolution_open_due",
     "resolution_started", "resolution_seconds", "resolution_target", "updates_owed",
-    "updates_missed", "update_open_due",
+    "updates_missed", "update_open_due", "response_paused", "response_paused_since",
+    "resolution_paused", "resolution_paused_since",
 )
 _SLA_TYPES = sorted(CaseEvent.SLA_TYPES)
 _VERDICTS = ("met", "breached", "not_applicable")
@@ -195,11 +198,13 @@ def sla_state(case: Case, now: datetime, closed: list | None = None,
 
 
 def _clock_facts(clock, last: datetime) -> tuple:
-    """(outcome, open due, started, measured seconds, target) of a response or
-    resolution clock, as of the case's last SLA event ``last``: a clock still
-    running has no verdict unless its due time had passed by then; it turns
-    breached once ``now`` passes the open due time (K6), as ``replay`` at a later
-    ``now`` would say."""
+    """(outcome, open due, started, measured seconds, target, paused seconds, paused
+    since) of a response or resolution clock, as of the case's last SLA event
+    ``last``: a clock still running has no verdict unless its due time had passed
+    by then; it turns breached once ``now`` passes the open due time (K6), as
+    ``replay`` at a later ``now`` would say. A clock that started and has not
+    stopped has counted ``between(started, paused since or now) - paused seconds``
+    at any later ``now`` (the pause facts are null for any other clock)."""
     due = None
     if clock.is_live:
         outcome = "breached" if last > clock.due else "open"
@@ -208,8 +213,10 @@ def _clock_facts(clock, last: datetime) -> tuple:
         outcome = clock.state if clock.state in _VERDICTS else "open"
     measured = outcome in ("met", "breached") and clock.stopped is not None \
         and clock.started is not None
+    live = clock.started is not None and clock.stopped is None
     return (outcome, due, clock.started, clock.business_seconds if measured else None,
-            clock.target_seconds)
+            clock.target_seconds, clock.paused_seconds if live else None,
+            clock.paused_since if live else None)
 
 
 def sla_columns(case: Case, state: SlaState, closed: list, fired: set | None = None, *,
@@ -245,9 +252,11 @@ def sla_columns(case: Case, state: SlaState, closed: list, fired: set | None = N
         "queue_due": earliest or QUEUE_LAST,
         "sla_priority": state.priority,
         **dict(zip(("response_outcome", "response_open_due", "response_started",
-                    "response_seconds", "response_target"), response, strict=True)),
+                    "response_seconds", "response_target", "response_paused",
+                    "response_paused_since"), response, strict=True)),
         **dict(zip(("resolution_outcome", "resolution_open_due", "resolution_started",
-                    "resolution_seconds", "resolution_target"), resolution, strict=True)),
+                    "resolution_seconds", "resolution_target", "resolution_paused",
+                    "resolution_paused_since"), resolution, strict=True)),
         "updates_owed": update_figures(events, policy, calendar, case.calendar, last),
         "updates_missed": (update.missed or 0) - late_now + late_then,
         "update_open_due": update.due if update.is_live and not late_then else None,
@@ -558,6 +567,7 @@ def receive_case(site: Site, *, contact: User, channel: str, proposed_priority: 
             sla.append(Event(now, EventType.EXCLUDED))
         store_sla([case], now, events={case.pk: sla}, new=True, also=("number",))
         notify.case_received(case, received, now=now)
+        hooks.case_event(Hook.CASE_CREATED, case, now=now)
     return case
 
 
@@ -575,6 +585,7 @@ def assign_priority(case: Case, priority: str, *, information_complete: bool = F
         _require_open(case)
         if priority not in case.policy().priorities:
             raise DeskError("priority", _("Unknown priority %(priority)s."), priority=priority)
+        before = hooks.tracked(case)
         if priority == case.priority and not (information_complete
                                               and not case.information_complete):
             raise DeskError("unchanged", _("The case already has priority %(priority)s."),
@@ -593,6 +604,7 @@ def assign_priority(case: Case, priority: str, *, information_complete: bool = F
             fields.append("status")
         _save(case, now, *fields)
         refresh_sla(case, now)
+        hooks.case_updated(case, before, now=now)
 
 
 def mark_information_complete(case: Case, *, actor: User, now: datetime) -> None:
@@ -603,11 +615,13 @@ def mark_information_complete(case: Case, *, actor: User, now: datetime) -> None
         _require_open(case)
         if case.information_complete and case.status != Status.WAITING:
             raise DeskError("unchanged", _("The information is already complete."))
+        before = hooks.tracked(case)
         _append(case, EventType.INFO_COMPLETE, actor=actor, now=now)
         case.information_complete = True
         case.status = case.active_status()
         _save(case, now, "information_complete", "status")
         refresh_sla(case, now)
+        hooks.case_updated(case, before, now=now)
 
 
 def request_information(case: Case, body: str, *, actor: User, now: datetime) -> Message:
@@ -623,10 +637,13 @@ def request_information(case: Case, body: str, *, actor: User, now: datetime) ->
                                          body=body, created_at=now)
         event = _append(case, EventType.INFO_REQUESTED, actor=actor, now=now,
                         data={"message": message.pk})
+        before = hooks.tracked(case)
         case.status = Status.WAITING
         _save(case, now, "status")
         refresh_sla(case, now)
         notify.information_requested(case, message, event, now=now)
+        hooks.case_message(case, message, now=now)
+        hooks.case_updated(case, before, now=now)
     return message
 
 
@@ -645,10 +662,13 @@ def record_customer_reply(case: Case, body: str, *, actor: User, now: datetime) 
                                          body=body, created_at=now)
         _append(case, EventType.CUSTOMER_REPLIED, actor=actor, now=now,
                 data={"message": message.pk})
+        before = hooks.tracked(case)
         if case.status == Status.WAITING:
             case.status = case.active_status()
         _save(case, now, "status")
         refresh_sla(case, now)
+        hooks.case_message(case, message, now=now)
+        hooks.case_updated(case, before, now=now)
     return message
 
 
@@ -666,6 +686,7 @@ def _public_contact(case: Case, body: str, kind: str, *, actor: User, now: datet
     _save(case, now)
     refresh_sla(case, now)
     notify.public_message(case, message, event, now=now)
+    hooks.case_message(case, message, now=now)
     return message
 
 
@@ -709,8 +730,10 @@ def assign(case: Case, assignee: User | None, *, actor: User, now: datetime) -> 
         _append(case, EventType.ASSIGNED, actor=actor, now=now,
                 data={"assignee": assignee.pk if assignee else None,
                       "previous": case.assignee_id})
+        before = hooks.tracked(case)
         case.assignee = assignee
         _save(case, now, "assignee")
+        hooks.case_updated(case, before, now=now)
 
 
 # ---------------------------------------------------------- classification
@@ -756,6 +779,7 @@ def resolve(case: Case, resolution: str, summary: str, *, actor: User, now: date
         _save(case, now, "status", "resolution", "resolution_summary")
         refresh_sla(case, now)
         notify.resolved(case, event, now=now)
+        hooks.case_event(Hook.CASE_RESOLVED, case, now=now)
 
 
 def reopen(case: Case, reason: str, *, actor: User, now: datetime) -> None:
@@ -773,6 +797,7 @@ def reopen(case: Case, reason: str, *, actor: User, now: datetime) -> None:
         case.resolution_summary = ""
         _save(case, now, "status", "resolution", "resolution_summary")
         refresh_sla(case, now)
+        hooks.case_event(Hook.CASE_REOPENED, case, now=now, reason=reason)
 
 
 def exclude(case: Case, reason: str, note: str = "", *, actor: User, now: datetime) -> None:
@@ -790,11 +815,13 @@ def exclude(case: Case, reason: str, note: str = "", *, actor: User, now: dateti
             raise DeskError("reason", _("Unknown exclusion %(reason)s."), reason=reason)
         _append(case, EventType.EXCLUDED, actor=actor, now=now,
                 data={"entitlement": Entitlement.EXCLUDED, "reason": reason, "note": note})
+        before = hooks.tracked(case)
         case.status = Status.CLOSED
         case.entitlement = Entitlement.EXCLUDED
         case.exclusion_reason = reason
         _save(case, now, "status", "entitlement", "exclusion_reason")
         refresh_sla(case, now)
+        hooks.case_updated(case, before, now=now)
 
 
 # ------------------------------------------------------------- escalation
@@ -864,6 +891,7 @@ def escalate(case: Case, reason: str, *, channel: str, actor: User, now: datetim
         case.escalation_level = level
         _save(case, now, "escalation_level")
         notify.escalation_raised(case, escalation, event, now=now)
+        hooks.escalation(Hook.ESCALATION_RAISED, case, escalation, now=now)
     return escalation
 
 
@@ -887,6 +915,7 @@ def acknowledge_escalation(escalation: Escalation, *, actor: User, now: datetime
                         data={"escalation": escalation.pk, "level": escalation.level})
         _save(case, now)
         notify.escalation_acknowledged(case, escalation, event, now=now)
+        hooks.escalation(Hook.ESCALATION_ACKNOWLEDGED, case, escalation, now=now)
 
 
 # ------------------------------------------------------------- attachments

@@ -1,4 +1,4 @@
-"""The report's charts, drawn on the server with matplotlib as inline SVG.
+"""The report's charts, drawn on the server as plain inline SVG (no JavaScript).
 
 Three charts, each with a title and a description for screen readers
 (``role="img"``, ``<title>``, ``<desc>``) and the same numbers as a table
@@ -12,20 +12,17 @@ that the page shows under the chart:
 * breaches by organisation: the organisations with the most breached
   response and resolution targets.
 
-Texts are translated by the caller's active language (gettext) and drawn as
-SVG text (``svg.fonttype = none``), so the browser renders them in the page's
-fonts and they can be selected and read aloud. matplotlib escapes them for
-XML; a ``$`` is escaped here so that a name is never read as mathtext. The
-Agg backend, a fresh :class:`~matplotlib.figure.Figure` per chart and no
-pyplot, and the SVG written under a lock (its settings are global): safe in a
-threaded server. matplotlib is imported on first use.
+The SVG is written here element by element (a few hundred elements for a
+year: lines, bars, circles and texts in a ``viewBox``, so it scales with the
+page): drawing a year's report takes about a millisecond and no plotting
+library is loaded in the web process. Texts are translated by the caller's
+active language (gettext), escaped for XML and drawn as SVG text in the page's
+fonts, so they can be selected and read aloud.
 """
 
 from __future__ import annotations
 
-import io
-import re
-import threading
+import math
 from dataclasses import dataclass
 from datetime import date
 
@@ -40,8 +37,9 @@ from .compute import BIN_EDGES, Report
 PRIORITY_COLOURS = {"P1": "#a3261d", "P2": "#d9631e", "P3": "#b8931a", "P4": "#5d6b80"}
 OTHER_COLOURS = ("#2a6fdb", "#3c9a5f", "#8e44ad", "#16a085")
 MET, BREACHED = "#3c9a5f", "#c0392b"
+INK, MUTED, GRID = "#1d2330", "#5f6673", "#dde2ea"
 TOP_ORGANISATIONS = 12
-_RENDER_LOCK = threading.Lock()
+WIDTH = 900  # the viewBox's width; the page scales it to the column
 
 
 @dataclass(frozen=True)
@@ -52,11 +50,6 @@ class Chart:
     svg: SafeString
     header: list[str]
     rows: list[list]
-
-
-def _tx(text: str) -> str:
-    """A text drawn literally (a ``$`` would start mathtext)."""
-    return str(text).replace("$", r"\$")
 
 
 def _colour(priority: str, n: int) -> str:
@@ -76,41 +69,65 @@ def hours_label(seconds: float) -> str:
     return _("%(hours)s h") % {"hours": f"{hours:g}" if hours == int(hours) else f"{hours:.1f}"}
 
 
-def _svg(fig, chart_id: str, title: str, description: str) -> SafeString:
-    import matplotlib
-
-    buf = io.StringIO()
-    # rcParams are global: one rendering at a time (the server runs threads).
-    with _RENDER_LOCK, matplotlib.rc_context({"svg.fonttype": "none",
-                                              "svg.hashsalt": chart_id}):
-        fig.savefig(buf, format="svg", metadata={"Date": None, "Creator": None})
-    text = buf.getvalue()
-    text = text[text.index("<svg"):]
-    text = re.sub(r"<metadata>.*?</metadata>\s*", "", text, count=1, flags=re.S)
-    head = (f'<svg class="chart" role="img" aria-labelledby="{chart_id}-title {chart_id}-desc" '
-            f'id="{chart_id}" ')
-    text = re.sub(r'^<svg (.*?)width="[^"]*" height="[^"]*" ', lambda m: head + m.group(1),
-                  text, count=1)
-    close = text.index(">") + 1
-    text = (text[:close] + f'<title id="{chart_id}-title">{escape(title)}</title>'
-            f'<desc id="{chart_id}-desc">{escape(description)}</desc>' + text[close:])
-    return mark_safe(text)  # noqa: S308 - matplotlib's own SVG; every text in it is escaped
+# ------------------------------------------------------------------ drawing
+def _n(x: float) -> str:
+    """A coordinate, short."""
+    return f"{x:.1f}".rstrip("0").rstrip(".")
 
 
-def _figure(width: float, height: float):
-    import matplotlib
+class _Svg:
+    """The elements of one chart, in drawing order."""
 
-    matplotlib.use("Agg", force=False)
-    from matplotlib.figure import Figure
+    def __init__(self) -> None:
+        self.parts: list[str] = []
 
-    fig = Figure(figsize=(width, height), layout="constrained")
-    return fig
+    def text(self, x: float, y: float, text: str, *, anchor: str = "start", size: int = 12,
+             weight: str = "", fill: str = INK, rotate: float = 0) -> None:
+        extra = f' font-weight="{weight}"' if weight else ""
+        if rotate:
+            extra += f' transform="rotate({_n(rotate)} {_n(x)} {_n(y)})"'
+        self.parts.append(f'<text x="{_n(x)}" y="{_n(y)}" text-anchor="{anchor}" '
+                          f'font-size="{size}" fill="{fill}"{extra}>{escape(text)}</text>')
+
+    def line(self, x1: float, y1: float, x2: float, y2: float, colour: str = GRID,
+             width: float = 1, dash: str = "") -> None:
+        extra = f' stroke-dasharray="{dash}"' if dash else ""
+        self.parts.append(f'<line x1="{_n(x1)}" y1="{_n(y1)}" x2="{_n(x2)}" y2="{_n(y2)}" '
+                          f'stroke="{colour}" stroke-width="{_n(width)}"{extra}/>')
+
+    def rect(self, x: float, y: float, w: float, h: float, colour: str) -> None:
+        self.parts.append(f'<rect x="{_n(x)}" y="{_n(y)}" width="{_n(max(w, 0))}" '
+                          f'height="{_n(max(h, 0))}" fill="{colour}"/>')
+
+    def polyline(self, points: list[tuple[float, float]], colour: str) -> None:
+        self.parts.append('<polyline fill="none" stroke="{}" stroke-width="1.8" points="{}"/>'
+                          .format(colour, " ".join(f"{_n(x)},{_n(y)}" for x, y in points)))
+
+    def dot(self, x: float, y: float, colour: str) -> None:
+        self.parts.append(f'<circle cx="{_n(x)}" cy="{_n(y)}" r="3.5" fill="{colour}"/>')
+
+    def render(self, chart_id: str, title: str, description: str, height: float) -> SafeString:
+        head = (f'<svg class="chart" role="img" aria-labelledby="{chart_id}-title '
+                f'{chart_id}-desc" id="{chart_id}" xmlns="http://www.w3.org/2000/svg" '
+                f'viewBox="0 0 {WIDTH} {_n(height)}" font-family="inherit">'
+                f'<title id="{chart_id}-title">{escape(title)}</title>'
+                f'<desc id="{chart_id}-desc">{escape(description)}</desc>')
+        # Every text above and in the parts is escaped (django.utils.html.escape).
+        return mark_safe(head + "".join(self.parts) + "</svg>")  # noqa: S308
 
 
-def _style(ax) -> None:
-    ax.spines[["top", "right"]].set_visible(False)
-    ax.grid(axis="y", color="#dde2ea", linewidth=0.8)
-    ax.set_axisbelow(True)
+def _ticks(top: float) -> list[int]:
+    """Whole-number axis ticks from 0 to at least ``top``, 1, 2 or 5 times a power of
+    ten apart, at most five steps."""
+    top = max(top, 1)
+    step = 1
+    while math.ceil(top / step) > 5:
+        step = step * 5 // 2 if str(step)[0] == "2" else step * 2
+    return list(range(0, step * math.ceil(top / step) + 1, step))
+
+
+def _empty(svg: _Svg, y: float, text: str) -> None:
+    svg.text(WIDTH / 2, y, text, anchor="middle", size=13, fill=MUTED)
 
 
 # ----------------------------------------------------------------- the charts
@@ -120,9 +137,6 @@ def compliance_over_time(report: Report) -> Chart:
     title = _("Compliance over time, by priority")
     description = _("Share of response and resolution targets met among the verdicts "
                     "reached, per month of receipt, one line per priority.")
-    fig = _figure(9, 3.4)
-    axes = fig.subplots(1, 2, sharey=True)
-    x = list(range(len(months)))
     header = [_("Month"), _("Priority"), _("Response met %"), _("Resolution met %")]
     rows = []
     for month in months:
@@ -132,28 +146,57 @@ def compliance_over_time(report: Report) -> Chart:
                 continue
             rows.append([month_label(month, "F Y"), p, _pct(cell.response.compliance),
                          _pct(cell.resolution.compliance)])
-    for ax, clock, name in ((axes[0], "response", _("Response")),
-                            (axes[1], "resolution", _("Resolution"))):
+    slanted = len(months) > 6
+    height = 330 if slanted else 300
+    top, bottom = 36, height - (80 if slanted else 50)
+    svg = _Svg()
+    svg.text(14, (top + bottom) / 2, _("Targets met (%)"), anchor="middle", size=12,
+             rotate=-90)
+    panel_w = (WIDTH - 70 - 20) / 2
+    for k, (clock, name) in enumerate((("response", _("Response")),
+                                       ("resolution", _("Resolution")))):
+        left = 60 + k * (panel_w + 20)
+        right = left + panel_w - 10
+        svg.text((left + right) / 2, 20, name, anchor="middle", size=14)
+        for pct in (0, 25, 50, 75, 100):
+            y = bottom - (bottom - top) * pct / 100
+            svg.line(left, y, right, y)
+            if k == 0:
+                svg.text(left - 6, y + 4, str(pct), anchor="end", size=11, fill=MUTED)
+        svg.line(left, bottom, right, bottom, INK)
+        step = (right - left) / max(len(months), 1)
+        xs = [left + step * (j + 0.5) for j in range(len(months))]
+        for x, month in zip(xs, months, strict=True):
+            if slanted:
+                svg.text(x, bottom + 14, month_label(month), anchor="end", size=11,
+                         rotate=-45)
+            else:
+                svg.text(x, bottom + 18, month_label(month), anchor="middle", size=11)
         for n, p in enumerate(priorities):
-            ys = []
-            for month in months:
+            colour = _colour(p, n)
+            run: list[tuple[float, float]] = []
+            for x, month in zip(xs, months, strict=True):
                 cell = report.monthly.get((month, p))
                 value = getattr(cell, clock).compliance if cell else None
-                ys.append(float("nan") if value is None else value)
-            ax.plot(x, ys, marker="o", markersize=4, linewidth=1.8, color=_colour(p, n),
-                    label=_tx(p))
-        ax.set_title(_tx(name), fontsize=11)
-        ax.set_xticks(x, [_tx(month_label(m)) for m in months],
-                      rotation=45 if len(months) > 6 else 0,
-                      ha="right" if len(months) > 6 else "center")
-        ax.set_ylim(-3, 103)
-        _style(ax)
-    axes[0].set_ylabel(_tx(_("Targets met (%)")))
-    if priorities:
-        axes[1].legend(title=_tx(_("Priority")), loc="lower right", fontsize=8,
-                       title_fontsize=8, frameon=False)
+                if value is None:  # a gap in the line
+                    if len(run) > 1:
+                        svg.polyline(run, colour)
+                    run = []
+                    continue
+                y = bottom - (bottom - top) * value / 100
+                run.append((x, y))
+                svg.dot(x, y, colour)
+            if len(run) > 1:
+                svg.polyline(run, colour)
+        if k == 1 and priorities:
+            svg.text(right - 60, bottom - 12 - 16 * len(priorities), _("Priority"), size=11,
+                     fill=MUTED)
+            for n, p in enumerate(priorities):
+                y = bottom - 8 - 16 * (len(priorities) - 1 - n)
+                svg.line(right - 60, y - 4, right - 44, y - 4, _colour(p, n), 2.5)
+                svg.text(right - 40, y, p, size=11)
     return Chart("chart-compliance", title, description,
-                 _svg(fig, "chart-compliance", title, description), header, rows)
+                 svg.render("chart-compliance", title, description, height), header, rows)
 
 
 def _bin_labels() -> list[str]:
@@ -177,31 +220,46 @@ def response_distribution(report: Report) -> Chart:
     header = [_("Priority"), _("Response target"), *[_("%(bin)s the target") % {"bin": b}
                                                       for b in labels]]
     rows = [[p, hours_label(t) if t else "–", *counts] for p, t, counts in dist]
-    fig = _figure(9, 2.6)
-    n = max(1, len(dist))
-    axes = fig.subplots(1, n, sharey=False, squeeze=False)[0]
-    within = BIN_EDGES.index(1.0)  # bins before it are within the target
-    for ax, (p, target, counts) in zip(axes, dist, strict=False):
-        xs = list(range(len(counts)))
-        colours = [MET if k < within else BREACHED for k in xs]
-        ax.bar(xs, counts, color=colours, width=0.8)
-        ax.axvline(within - 0.5, color="#1d2330", linestyle="--", linewidth=1)
-        ax.yaxis.get_major_locator().set_params(integer=True)
-        ax.set_title(_tx(f"{p} · " + (_("target %(t)s") % {"t": hours_label(target)}
-                                      if target else "–")), fontsize=10)
-        ticks = ["≤ " + hours_label(target * BIN_EDGES[k + 1])
-                 if target and k + 1 < len(BIN_EDGES) - 1 else "" for k in xs]
-        ticks[-1] = "> " + (hours_label(target * BIN_EDGES[-2]) if target else "")
-        ax.set_xticks(xs, [_tx(t) for t in ticks], rotation=60, fontsize=7, ha="right")
-        _style(ax)
-    if len(dist) == 0:
-        axes[0].text(0.5, 0.5, _tx(_("No first responses in this period.")),
-                     ha="center", va="center", transform=axes[0].transAxes)
-        axes[0].set_axis_off()
+    height = 260
+    svg = _Svg()
+    if not dist:
+        _empty(svg, height / 2, _("No first responses in this period."))
     else:
-        axes[0].set_ylabel(_tx(_("Cases")))
+        svg.text(14, 110, _("Cases"), anchor="middle", size=12, rotate=-90)
+    top, bottom = 34, 180
+    within = BIN_EDGES.index(1.0)  # bins before it are within the target
+    panel_w = (WIDTH - 40) / max(len(dist), 1)
+    for k, (p, target, counts) in enumerate(dist):
+        left = 40 + k * panel_w + 34
+        right = left + panel_w - 44
+        svg.text((left + right) / 2, 18, f"{p} · " + (
+            _("target %(t)s") % {"t": hours_label(target)} if target else "–"),
+            anchor="middle", size=13)
+        ticks = _ticks(max(counts))
+        for tick in ticks:
+            y = bottom - (bottom - top) * tick / ticks[-1]
+            svg.line(left, y, right, y)
+            svg.text(left - 5, y + 4, f"{tick:,}".replace(",", "\u202f"), anchor="end",
+                     size=10, fill=MUTED)
+        svg.line(left, bottom, right, bottom, INK)
+        step = (right - left) / len(counts)
+        for j, count in enumerate(counts):
+            x = left + step * j
+            h = (bottom - top) * count / ticks[-1]
+            svg.rect(x + step * 0.1, bottom - h, step * 0.8, h, MET if j < within else BREACHED)
+            if target and j + 1 < len(BIN_EDGES) - 1:
+                tick = "≤ " + hours_label(target * BIN_EDGES[j + 1])
+            elif j == len(counts) - 1:
+                tick = "> " + (hours_label(target * BIN_EDGES[-2]) if target else "")
+            else:
+                tick = ""
+            if tick:
+                svg.text(x + step / 2 + 3, bottom + 10, tick, anchor="end", size=9,
+                         rotate=-60)
+        x = left + step * within
+        svg.line(x, top - 4, x, bottom, INK, 1, "4 3")
     return Chart("chart-distribution", title, description,
-                 _svg(fig, "chart-distribution", title, description), header, rows)
+                 svg.render("chart-distribution", title, description, height), header, rows)
 
 
 def breaches_by_organisation(report: Report) -> Chart:
@@ -213,26 +271,38 @@ def breaches_by_organisation(report: Report) -> Chart:
     header = [_("Organisation"), _("Response breaches"), _("Resolution breaches"),
               _("Cases")]
     rows = [[b.label, b.response.breached, b.resolution.breached, b.cases] for b in buckets]
-    fig = _figure(9, 1.2 + 0.32 * max(len(buckets), 2))
-    ax = fig.subplots()
-    names = [_tx(b.label if len(b.label) <= 40 else b.label[:39] + "…") for b in buckets][::-1]
-    resp = [b.response.breached for b in buckets][::-1]
-    res = [b.resolution.breached for b in buckets][::-1]
-    ys = list(range(len(buckets)))
-    if buckets:
-        ax.barh(ys, resp, color="#d9631e", label=_tx(_("Response")))
-        ax.barh(ys, res, left=resp, color=BREACHED, label=_tx(_("Resolution")))
-        ax.set_yticks(ys, names, fontsize=8)
-        ax.legend(loc="lower right", fontsize=8, frameon=False)
-        ax.xaxis.get_major_locator().set_params(integer=True)
-        ax.set_xlabel(_tx(_("Breached targets")))
-    else:
-        ax.text(0.5, 0.5, _tx(_("No breaches in this period.")), ha="center", va="center",
-                transform=ax.transAxes)
-        ax.set_axis_off()
-    ax.spines[["top", "right"]].set_visible(False)
+    svg = _Svg()
+    if not buckets:
+        height = 90
+        _empty(svg, height / 2, _("No breaches in this period."))
+        return Chart("chart-breaches", title, description,
+                     svg.render("chart-breaches", title, description, height), header, rows)
+    bar, top, left, right = 24, 14, 270, WIDTH - 30
+    bottom = top + bar * len(buckets)
+    height = bottom + 62
+    ticks = _ticks(max(b.breaches for b in buckets))
+    scale = (right - left) / ticks[-1]
+    for tick in ticks:
+        x = left + tick * scale
+        svg.line(x, top, x, bottom)
+        svg.text(x, bottom + 16, f"{tick:,}".replace(",", "\u202f"), anchor="middle",
+                 size=10, fill=MUTED)
+    for k, b in enumerate(buckets):
+        y = top + bar * k
+        name = b.label if len(b.label) <= 40 else b.label[:39] + "…"
+        svg.text(left - 8, y + bar / 2 + 4, name, anchor="end", size=11)
+        svg.rect(left, y + 3, b.response.breached * scale, bar - 6, "#d9631e")
+        svg.rect(left + b.response.breached * scale, y + 3, b.resolution.breached * scale,
+                 bar - 6, BREACHED)
+    svg.line(left, top, left, bottom, INK)
+    svg.text((left + right) / 2, bottom + 34, _("Breached targets"), anchor="middle", size=12)
+    for k, (name, colour) in enumerate(((_("Response"), "#d9631e"),
+                                        (_("Resolution"), BREACHED))):
+        x = right - 200 + 100 * k
+        svg.rect(x, bottom + 44, 12, 12, colour)
+        svg.text(x + 17, bottom + 54, name, size=11)
     return Chart("chart-breaches", title, description,
-                 _svg(fig, "chart-breaches", title, description), header, rows)
+                 svg.render("chart-breaches", title, description, height), header, rows)
 
 
 def _pct(x: float | None) -> str:

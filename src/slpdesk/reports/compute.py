@@ -379,26 +379,81 @@ class Tally:
         self.levels: dict[int, EscalationFigure] = {}
         self.errors: list[tuple[str, str]] = []
         self.cases = 0
+        # Case by case (:func:`tally_rows`): the cases escalated to each level.
+        self.level_cases: dict[int, set[int]] = defaultdict(set)
+
+    def merge(self, other: Tally) -> None:
+        """Fold in the tally of the cases that follow (a later chunk of the same
+        period, in case order): the result is the tally of both, exactly as if
+        counted in one pass (samples and first-seen targets stay in case order)."""
+        for dim, by_key in other.tallies.items():
+            mine = self.tallies[dim]
+            for key, t in by_key.items():
+                into = mine.setdefault(key, [0] * 9)
+                for k, v in enumerate(t):
+                    into[k] += v
+        for dim, names in other.names.items():
+            self.names[dim].update(names)
+        for k, v in enumerate(other.total):
+            self.total[k] += v
+        for key, t in other.monthly.items():
+            into = self.monthly.setdefault(key, [0] * 9)
+            for k, v in enumerate(t):
+                into[k] += v
+        for key, values in other.seconds.items():
+            self.seconds[key].extend(values)
+        for key, counter in other.targets.items():
+            for value, n in counter.items():
+                self.targets[key][value] += n
+        for key, u in other.updates.items():
+            mine = self.updates.setdefault(key, Updates(key))
+            mine.owed += u.owed
+            mine.on_time += u.on_time
+            mine.missed += u.missed
+        for level, fig in other.levels.items():
+            mine = self.levels.setdefault(level, EscalationFigure(level))
+            mine.escalations += fig.escalations
+            mine.acknowledged += fig.acknowledged
+            mine.cases += fig.cases
+        for level, ids in other.level_cases.items():
+            self.level_cases[level] |= ids
+        self.errors.extend(other.errors)
+        self.cases += other.cases
 
     def add(self, *, priority: str, month: str, region: str, organisation: str,
             organisation_name: str, kind: str, agent: str, agent_name: str,
             response: str, resolution: str, n: int = 1, owed: int = 0, on_time: int = 0,
             missed: int = 0) -> None:
         """``n`` cases alike in every group and outcome, with their status updates."""
-        index = _INDEX
-        ro = 1 + index[response]
-        so = 5 + index[resolution]
-        self.cases += n
         self.names["organisation"][organisation] = organisation_name
         self.names["agent"][agent] = agent_name
-        for dim, key in (("priority", priority), ("month", month), ("region", region),
-                         ("organisation", organisation), ("kind", kind), ("agent", agent)):
+        self.add_groups((("region", region), ("organisation", organisation), ("kind", kind),
+                         ("agent", agent)), response, resolution, n)
+        self.add_cases(priority=priority, month=month, response=response,
+                       resolution=resolution, n=n, owed=owed, on_time=on_time, missed=missed)
+
+    def add_groups(self, groups, response: str, resolution: str, n: int) -> None:
+        """``n`` cases with these outcomes in each ``(dimension, key)`` of ``groups``
+        (the groups other than priority and month; :meth:`add_cases` counts the
+        cases themselves)."""
+        ro = 1 + _INDEX[response]
+        so = 5 + _INDEX[resolution]
+        for dim, key in groups:
             t = self.tallies[dim].get(key)
             if t is None:
                 t = self.tallies[dim][key] = [0] * 9
             t[0] += n
             t[ro] += n
             t[so] += n
+
+    def add_cases(self, *, priority: str, month: str, response: str, resolution: str,
+                  n: int = 1, owed: int = 0, on_time: int = 0, missed: int = 0) -> None:
+        """``n`` cases of ``priority`` received in ``month`` with these outcomes and
+        status updates: the totals, the priority, month and monthly groups."""
+        self.add_groups((("priority", priority), ("month", month)), response, resolution, n)
+        ro = 1 + _INDEX[response]
+        so = 5 + _INDEX[resolution]
+        self.cases += n
         for t in (self.total, self.monthly.setdefault((month, priority), [0] * 9)):
             t[0] += n
             t[ro] += n
@@ -425,6 +480,8 @@ class Tally:
         fig.cases += cases
 
     def report(self, zone_name: str = "") -> Report:
+        for level, ids in self.level_cases.items():
+            self.levels[level].cases = len(ids)
         totals = _bucket("", "", self.total)
         monthly = {k: _bucket(f"{k[0]} {k[1]}", "", t) for k, t in self.monthly.items()}
         groups = {dim: {key: _bucket(key, self.names.get(dim, {}).get(key, key), t)
@@ -466,8 +523,14 @@ def build_report(rows: Iterable[CaseRow], tz: tzinfo, first: date, last: date,
                  zone_name: str = "") -> Report:
     """Every figure of the report over ``rows`` (the cases received from ``first`` to
     ``last``, both included, in the zone ``tz``)."""
+    return tally_rows(rows, tz, first, last).report(zone_name)
+
+
+def tally_rows(rows: Iterable[CaseRow], tz: tzinfo, first: date, last: date) -> Tally:
+    """The counts of :func:`build_report` over ``rows``; tallies of consecutive chunks
+    of rows :meth:`~Tally.merge` into the tally of all of them."""
     tally = Tally(first, last)
-    level_cases: dict[int, set[int]] = defaultdict(set)
+    level_cases = tally.level_cases
     for row in rows:
         if row.error:
             tally.errors.append((row.number, row.error))
@@ -486,9 +549,7 @@ def build_report(rows: Iterable[CaseRow], tz: tzinfo, first: date, last: date,
         for level, acknowledged in row.escalations:
             tally.escalations(level, 1, int(acknowledged), 0)
             level_cases[level].add(row.id)
-    for level, ids in level_cases.items():
-        tally.levels[level].cases = len(ids)
-    return tally.report(zone_name)
+    return tally
 
 
 # --------------------------------------------------------------- drilling down

@@ -11,9 +11,10 @@ missed. So the figures are exactly those of replaying every case
 (:func:`slpdesk.reports.data.replay_period`, which the what-if simulator still
 does), at the cost of a few grouped queries:
 
-* the cases grouped by everything the report groups by (priority, month in the
-  viewer's zone, region, organisation, its kind, agent) and both outcomes, with
-  their number and update figures;
+* the cases grouped by priority, month in the viewer's zone and both outcomes,
+  with their number and update figures; by organisation (whose kind is the
+  kind's group) and region; by agent - each a few hundred rows, read from one
+  index (``case_report_facts``) without touching the wide rows;
 * per priority and clock, the business seconds of the measured clocks (grouped
   by value) and their targets, for medians, 90th percentiles and bins;
 * escalations per level;
@@ -25,14 +26,15 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, time
 
+from django.db import connections, transaction
 from django.db.models import Case as SqlCase
 from django.db.models import CharField, Count, F, IntegerField, Min, Q, QuerySet, Sum, Value, When
 from django.utils.translation import gettext as _
 
-from slpdesk.desk.models import Escalation, Organisation, User
+from slpdesk.desk.models import Escalation, Organisation, PolicyVersion, User
 
 from .compute import CLOCKS, CaseRow, Clock, Report, Tally, months_between
-from .data import Period, _agent
+from .data import Period, _agent, _Calendars
 
 
 def _outcome(clock: str, now: datetime) -> SqlCase:
@@ -76,47 +78,76 @@ def not_computed_message() -> str:
     return _("The SLA facts of this case are not computed yet (the worker recomputes it).")
 
 
+#: PostgreSQL's memory for the report's groupings: enough to hash a year's groups
+#: (the default 4 MB sorts 100,000 cases on disk instead, three times slower).
+WORK_MEM = "64MB"
+
+
 def report_from_facts(cases: QuerySet, period: Period, now: datetime) -> Report:
     """Every figure of the compliance report over ``cases`` received in ``period``,
     at ``now``, from the stored facts: equal to ``build_report`` over a replay."""
+    connection = connections[cases.db]
+    if connection.vendor != "postgresql":  # (SQLite's transactions take the write lock)
+        return _report_from_facts(cases, period, now)
+    with transaction.atomic(using=cases.db):
+        with connection.cursor() as cursor:
+            cursor.execute(f"SET LOCAL work_mem = '{WORK_MEM}'")
+        return _report_from_facts(cases, period, now)
+
+
+def _report_from_facts(cases: QuerySet, period: Period, now: datetime) -> Report:
     qs = period_cases(cases, period)
     done = qs.exclude(**{NOT_COMPUTED: ""})
     tally = Tally(period.first, period.last)
-    groups = list(
-        done.annotate(month=_month(period), ro=_outcome("response", now),
-                      so=_outcome("resolution", now), late=_late(now))
-        .values("sla_priority", "month", "calendar", "organisation_id",
-                "organisation__kind", "assignee_id", "ro", "so")
-        .annotate(n=Count("id"), owed=Sum("updates_owed"), missed=Sum("updates_missed"),
-                  on_time=Sum(_ON_TIME), late=Sum("late")))
-    orgs = dict(Organisation.objects.filter(
-        pk__in={g["organisation_id"] for g in groups}).values_list("id", "name"))
+    outcomes = done.annotate(ro=_outcome("response", now), so=_outcome("resolution", now))
+    # The cases by priority and month (the totals, the monthly chart, status updates).
+    for priority, month, ro, so, n, owed, missed, on_time, late in (
+            outcomes.annotate(month=_month(period), late=_late(now))
+            .values("sla_priority", "month", "ro", "so")
+            .annotate(n=Count("*"), owed=Sum("updates_owed"), missed=Sum("updates_missed"),
+                      on_time=Sum(_ON_TIME), late=Sum("late"))
+            .values_list("sla_priority", "month", "ro", "so", "n", "owed", "missed",
+                         "on_time", "late")):
+        tally.add_cases(priority=priority, month=month, response=ro, resolution=so, n=n,
+                        owed=owed + late, on_time=on_time, missed=missed + late)
+    # By organisation (and so by its kind) and region; by agent.
+    by_org = list(outcomes.values("organisation_id", "calendar", "ro", "so")
+                  .annotate(n=Count("*"))
+                  .values_list("organisation_id", "calendar", "ro", "so", "n"))
+    orgs = {pk: (name, kind) for pk, name, kind in Organisation.objects.filter(
+        pk__in={g[0] for g in by_org}).values_list("id", "name", "kind")}
+    for org, calendar, ro, so, n in by_org:
+        tally.names["organisation"][str(org)] = orgs[org][0]
+        tally.add_groups((("region", calendar), ("organisation", str(org)),
+                          ("kind", orgs[org][1])), ro, so, n)
+    by_agent = list(outcomes.values("assignee_id", "ro", "so").annotate(n=Count("*"))
+                    .values_list("assignee_id", "ro", "so", "n"))
     agents = {pk: _agent(*rest) for pk, *rest in User.objects.filter(
-        pk__in={g["assignee_id"] for g in groups} - {None}).values_list(
+        pk__in={g[0] for g in by_agent} - {None}).values_list(
         "id", "username", "first_name", "last_name")}
-    for g in groups:
-        agent = g["assignee_id"]
-        tally.add(priority=g["sla_priority"], month=g["month"], region=g["calendar"],
-                  organisation=str(g["organisation_id"]),
-                  organisation_name=orgs[g["organisation_id"]],
-                  kind=g["organisation__kind"], agent="" if agent is None else str(agent),
-                  agent_name="" if agent is None else agents[agent], response=g["ro"],
-                  resolution=g["so"], n=g["n"], owed=g["owed"] + g["late"],
-                  on_time=g["on_time"], missed=g["missed"] + g["late"])
+    for agent, ro, so, n in by_agent:
+        key = "" if agent is None else str(agent)
+        tally.names["agent"][key] = "" if agent is None else agents[agent]
+        tally.add_groups((("agent", key),), ro, so, n)
     for clock in CLOCKS:
         seconds = f"{clock}_seconds"
-        measured = done.filter(**{f"{seconds}__isnull": False})
-        for priority, value, n in (measured.values("sla_priority", seconds)
-                                   .annotate(n=Count("id")).values_list(
-                                       "sla_priority", seconds, "n")):
-            tally.measure(priority, clock, value, None, n)
-        # The target most of them had; a tie goes to the one met first in case order,
-        # as when counting case by case.
         target = f"{clock}_target"
-        for priority, value, n, _first in (
-                measured.filter(**{f"{target}__gt": 0}).values("sla_priority", target)
-                .annotate(n=Count("id"), first=Min("id")).order_by("first")
-                .values_list("sla_priority", target, "n", "first")):
+        # One query for both: how many measured clocks took each number of seconds,
+        # with each target; the target most of them had, a tie going to the one met
+        # first in case order, as when counting case by case.
+        targets: dict[tuple[str, int], list[int]] = {}
+        for priority, value, target_value, n, first in (
+                done.filter(**{f"{seconds}__isnull": False})
+                .values("sla_priority", seconds, target)
+                .annotate(n=Count("*"), first=Min("id"))
+                .values_list("sla_priority", seconds, target, "n", "first")):
+            tally.measure(priority, clock, value, None, n)
+            if target_value:
+                t = targets.setdefault((priority, target_value), [0, first])
+                t[0] += n
+                t[1] = min(t[1], first)
+        for (priority, value), (n, _first) in sorted(targets.items(),
+                                                     key=lambda kv: kv[1][1]):
             tally.targets[(priority, clock)][value] += n
     for level, escalations, acknowledged, n in (
             Escalation.objects.filter(case__in=done).values("level")
@@ -136,26 +167,87 @@ ROW_FIELDS = (
     "id", "number", "title", "received_at", "time_zone", "calendar", "organisation_id",
     "organisation__name", "organisation__kind", "assignee_id", "assignee__username",
     "assignee__first_name", "assignee__last_name", "status", "sla_priority",
-    "updates_owed", "updates_missed", "update_open_due",
+    "updates_owed", "updates_missed", "update_open_due", "policy_version_id",
     "response_outcome", "response_open_due", "response_started", "response_seconds",
     "response_target", "response_due", "response_stopped", "response_state",
+    "response_paused", "response_paused_since",
     "resolution_outcome", "resolution_open_due", "resolution_started", "resolution_seconds",
     "resolution_target", "resolution_due", "resolution_stopped", "resolution_state",
+    "resolution_paused", "resolution_paused_since",
 )
 
 
-def _clock(now: datetime, outcome, open_due, started, seconds, target, due, stopped,
-           state) -> Clock:
+def _clock(now: datetime, calendar, outcome, open_due, started, seconds, target, due,
+           stopped, state, paused, paused_since) -> Clock:
     """A clock of a row from the facts. The state is the verdict; a clock without
     one keeps its stored state (running, at risk, paused, pending) until its open
-    due time passes."""
+    due time passes. Business time: stored for the clocks it is measured on
+    (stopped with a verdict); a clock that started and has not stopped has counted
+    ``between(started, paused since or now) - paused`` on the case's calendar, as
+    replay counts it at ``now``."""
     if open_due is not None and open_due < now:
         state = "breached"
     elif outcome != "open":
         state = outcome
-    # Business time is stored for the clocks it is measured on (stopped with a verdict).
+    if seconds is None and paused is not None and started is not None and stopped is None:
+        seconds = calendar().between(started, paused_since or now) - paused
     return Clock(state, seconds or 0, target, started if seconds is not None else None, due,
                  stopped)
+
+
+def _month_bounds(period: Period, month: str) -> tuple[datetime, datetime] | None:
+    """The instants (UTC) of ``month`` (``2026-07``) in the period's zone, within the
+    period, or None for a month that is not one."""
+    try:
+        y, m = (int(x) for x in month.split("-"))
+        first = date(y, m, 1)
+    except ValueError:
+        return None
+    following = date(y + (m == 12), m % 12 + 1, 1)
+    start, end = period.bounds
+    lo = datetime.combine(first, time(0), tzinfo=period.tz).astimezone(UTC)
+    hi = datetime.combine(following, time(0), tzinfo=period.tz).astimezone(UTC)
+    return max(lo, start), min(hi, end)
+
+
+def selection(period: Period, now: datetime, dimension: str = "", key: str = "",
+              clock: str = "", outcome: str = "") -> Q:
+    """Exactly the cases behind one figure (``slpdesk.reports.compute.select`` on the
+    rows, in SQL): those in group ``key`` of ``dimension`` (or an escalation
+    level) whose ``clock`` had ``outcome`` at ``now``. Empty criteria match all;
+    cases whose facts are not computed yet only when nothing is asked."""
+    if not (dimension or clock):
+        return Q()
+    q = ~Q(**{NOT_COMPUTED: ""})
+    if dimension == "month":
+        bounds = _month_bounds(period, key)
+        q &= Q(pk__in=[]) if bounds is None else Q(received_at__gte=bounds[0],
+                                                   received_at__lt=bounds[1])
+    elif dimension:
+        q &= narrowing(dimension, key)
+    if clock in ("response", "resolution") and outcome == "measured":
+        q &= Q(**{f"{clock}_seconds__isnull": False})
+    elif clock in ("response", "resolution") and outcome:
+        # As :func:`_outcome`: breached once the open due time has passed.
+        late = Q(**{f"{clock}_open_due__lt": now})
+        stored = Q(**{f"{clock}_outcome": outcome})
+        q &= (stored | late) if outcome == "breached" else (stored & ~late)
+    elif clock == "updates":
+        late = Q(update_open_due__lt=now)
+        if outcome == "on_time":
+            q &= Q(updates_owed__gt=F("updates_missed"))
+        elif outcome == "missed":
+            q &= Q(updates_missed__gt=0) | late
+        else:
+            q &= Q(updates_owed__gt=0) | late
+    return q
+
+
+def selected(cases: QuerySet, period: Period, now: datetime, **criteria) -> QuerySet:
+    """The cases of ``period`` behind one figure (:func:`selection`), in the order the
+    drill-down lists them (received, then id)."""
+    return (period_cases(cases, period).filter(selection(period, now, **criteria))
+            .order_by("received_at", "id"))
 
 
 def narrowing(dimension: str = "", key: str = "", **_ignored) -> Q | None:
@@ -178,36 +270,51 @@ def narrowing(dimension: str = "", key: str = "", **_ignored) -> Q | None:
     return None
 
 
-def fact_rows(cases: QuerySet, period: Period, now: datetime,
+def fact_rows(cases: QuerySet, period: Period | None, now: datetime,
               criteria: Q | None = None) -> list[CaseRow]:
     """The cases of ``period`` (those matching ``criteria``) as report rows, from
-    their stored facts, in the order of their ids: what the drill-down lists and
-    the case table exports."""
-    qs = period_cases(cases, period)
+    their stored facts, in the order of ``cases`` (by id unless it is ordered; give
+    a period of None for a queryset already narrowed, a page of the drill-down):
+    what the drill-down lists and the case table exports."""
+    qs = cases if period is None else period_cases(cases, period)
     if criteria is not None:
         qs = qs.filter(criteria)
+    if not qs.query.order_by:
+        qs = qs.order_by("id")
     escalations: dict[int, list[tuple[int, bool]]] = {}
-    for case_id, level, acked in (Escalation.objects.filter(case__in=qs)
+    for case_id, level, acked in (Escalation.objects.filter(case__in=qs.order_by())
                                   .order_by("case_id", "raised_at", "id")
                                   .values_list("case_id", "level", "acknowledged_at")):
         escalations.setdefault(case_id, []).append((level, acked is not None))
+    calendars = _Calendars()
+    versions: dict[int, object] = {}
+
+    def calendar_of(version_id: int, name: str, zone: str):
+        def get():
+            policy = versions.get(version_id)
+            if policy is None:
+                policy = versions[version_id] = PolicyVersion.objects.get(
+                    pk=version_id).load()
+            return calendars.get(policy, name, zone)
+        return get
+
     out = []
-    for v in qs.order_by("id").values_list(*ROW_FIELDS).iterator(chunk_size=5000):
+    for v in qs.values_list(*ROW_FIELDS).iterator(chunk_size=5000):
         (pk, number, title, received_at, zone, calendar, org_id, org_name, org_kind,
-         agent_id, username, first, last, status, priority, owed, missed, open_due) = v[:18]
+         agent_id, username, first, last, status, priority, owed, missed, open_due,
+         version_id) = v[:19]
         base = dict(id=pk, number=number or "", title=title, received_at=received_at,
                     time_zone=zone, organisation_id=org_id, organisation=org_name,
                     kind=org_kind, agent_id=agent_id, agent=_agent(username, first, last),
                     status=status, escalations=tuple(escalations.get(pk, ())))
-        if not v[18]:
+        if not v[19]:
             out.append(CaseRow(priority=priority, region=calendar,
                                error=not_computed_message(), **base))
             continue
         late = int(open_due is not None and open_due < now)
+        get = calendar_of(version_id, calendar, zone)
         out.append(CaseRow(priority=priority, region=calendar,
-                           response=_clock(now, *v[18:26]),
-                           resolution=_clock(now, *v[26:34]),
+                           response=_clock(now, get, *v[19:29]),
+                           resolution=_clock(now, get, *v[29:39]),
                            updates_owed=owed + late, updates_missed=missed + late, **base))
     return out
-
-

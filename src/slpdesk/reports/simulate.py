@@ -15,13 +15,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 
 from django.db.models import QuerySet
 
 from slpdesk.sla import Policy, PolicyError, policy_from_text
 
-from .compute import Change, Report, build_report, compare
-from .data import Period, replay_period_parallel
+from .compute import CaseRow, Change, Report, Tally, compare, tally_rows
+from .data import Period, replay_period_folded
 
 #: The largest draft the console accepts (the shipped policy is about 8 kB).
 MAX_DRAFT_BYTES = 512 * 1024
@@ -59,14 +60,30 @@ def simulate(cases: QuerySet, period: Period, draft: Policy, now: datetime, *,
              total: Callable[[int], None] | None = None) -> Simulation:
     """Replay ``cases`` of ``period`` under their own versions and under ``draft``,
     on ``processes`` cores (default: every one;
-    :func:`~slpdesk.reports.data.replay_period_parallel`)."""
-    current, proposed = replay_period_parallel(cases, period, now, (None, draft),
-                                               processes=processes, progress=progress,
-                                               total=total)
-    return Simulation(
-        draft=draft,
-        current=build_report(current, period.tz, period.first, period.last, period.zone_name),
-        proposed=build_report(proposed, period.tz, period.first, period.last,
-                              period.zone_name),
-        changes=compare(current, proposed),
-    )
+    :func:`~slpdesk.reports.data.replay_period_folded`): each process tallies its
+    chunk of cases under both and compares them, and the chunks' tallies and
+    changes are merged in case order - the same figures and changes as one pass."""
+    parts = replay_period_folded(cases, period, now, (None, draft),
+                                 partial(_fold, period), processes=processes,
+                                 progress=progress, total=total)
+    return merge_parts(draft, period, parts)
+
+
+def _fold(period: Period, rows: list[list[CaseRow]]) -> tuple[Tally, Tally, list[Change]]:
+    """One chunk of cases replayed under both: its two tallies and its changes."""
+    current, proposed = rows
+    return (tally_rows(current, period.tz, period.first, period.last),
+            tally_rows(proposed, period.tz, period.first, period.last),
+            compare(current, proposed))
+
+
+def merge_parts(draft: Policy, period: Period, parts) -> Simulation:
+    """The simulation of consecutive chunks of cases (their folds, in case order)."""
+    current, proposed = Tally(period.first, period.last), Tally(period.first, period.last)
+    changes: list[Change] = []
+    for cur, new, changed in parts:
+        current.merge(cur)
+        proposed.merge(new)
+        changes.extend(changed)
+    return Simulation(draft=draft, current=current.report(period.zone_name),
+                      proposed=proposed.report(period.zone_name), changes=changes)

@@ -26,7 +26,7 @@ and no event may follow.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from .calendar import BusinessCalendar
@@ -45,6 +45,7 @@ EVENT_TYPES = (
     "reopened",
     "excluded",
 )
+_EVENT_TYPES = frozenset(EVENT_TYPES)
 KINDS = ("incident", "bug", "defect")
 RESOLUTIONS = ("fixed", "timeline", "no-defect")
 STATES = ("pending", "running", "paused", "at_risk", "met", "breached", "not_applicable")
@@ -73,6 +74,11 @@ class ClockState:
     remaining_seconds: int | None
     target_seconds: int | None = None
     missed: int | None = None  # next_update only
+    # A clock that started and has not stopped counts ``between(started, paused_since
+    # or now) - paused_seconds`` (what the reports store to count it at a later now;
+    # not part of the state's value).
+    paused_seconds: int = field(default=0, compare=False, repr=False)
+    paused_since: datetime | None = field(default=None, compare=False, repr=False)
 
     @property
     def is_live(self) -> bool:
@@ -229,15 +235,17 @@ class _Clock:
             due = None if not_applicable else self.due_at_stop
             return ClockState(state, self.started, due, self.stopped, used, None, target, missed)
         used = self.counted(now, cal)
+        paused, since = self.paused_seconds, self.paused_since
         if not_applicable:
             return ClockState("not_applicable", self.started, None, None, used, None, target,
-                              missed)
-        if self.paused_since is not None:
+                              missed, paused, since)
+        if since is not None:
             return ClockState("paused", self.started, None, None, used, target - used, target,
-                              missed)
+                              missed, paused, since)
         due = self.due(target, cal)
         state, remaining = live_clock(due, target, now, cal, fraction)
-        return ClockState(state, self.started, due, None, used, remaining, target, missed)
+        return ClockState(state, self.started, due, None, used, remaining, target, missed,
+                          paused)
 
 
 def replay(events, policy: Policy, calendar: BusinessCalendar, now: datetime,
@@ -258,8 +266,14 @@ def replay(events, policy: Policy, calendar: BusinessCalendar, now: datetime,
     if not events or events[0].type != "received":
         raise ReplayError("events: the first event must be 'received'")
 
+    targets: dict[tuple[str, str], int] = {}  # (priority, kind) -> seconds, looked up once
+
     def target(kind: str) -> int:
-        return policy.target_seconds(priority, kind, cal_name)
+        seconds = targets.get((priority, kind))
+        if seconds is None:
+            seconds = targets[(priority, kind)] = policy.target_seconds(priority, kind,
+                                                                        cal_name)
+        return seconds
 
     def update_late(clock: _Clock, at: datetime) -> int:
         """1 if the status-update interval ``clock`` was owed and ``at`` is past its due."""
@@ -306,7 +320,7 @@ def replay(events, policy: Policy, calendar: BusinessCalendar, now: datetime,
         if at > now:
             raise ReplayError(f"{_where(n, t)}: after 'now'")
         last_at = at
-        if t not in EVENT_TYPES:
+        if t not in _EVENT_TYPES:
             raise ReplayError(f"{_where(n, t)}: unknown event type (expected one of "
                               f"{', '.join(EVENT_TYPES)})")
         if t == "received":

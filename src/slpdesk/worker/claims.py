@@ -40,6 +40,7 @@ from django.db import DatabaseError, connection, transaction
 from django.db.models import F, Q, QuerySet
 
 from slpdesk.desk.models import Case, Claimable, InboundMessage, Outbox
+from slpdesk.webhooks.models import Delivery
 
 PENDING = Claimable.State.PENDING
 
@@ -105,11 +106,13 @@ def claim_cases(qs: QuerySet, *, now: datetime, lease: timedelta, limit: int) ->
 
 
 def renew(*, name: str, now: datetime, lease: timedelta) -> int:
-    """Extend every claim ``name`` holds on a mail row (out or in) to ``now + lease``.
+    """Extend every claim ``name`` holds on a mail row (out or in) or a webhook delivery
+    to ``now + lease``.
     Returns how many rows."""
     return sum(model.objects.filter(claimed_by=name, state=PENDING,
                                     claimed_until__isnull=False)
-               .update(claimed_until=now + lease) for model in (Outbox, InboundMessage))
+               .update(claimed_until=now + lease)
+               for model in (Outbox, InboundMessage, Delivery))
 
 
 #: A step that runs longer than this stops being renewed: its rows go to another

@@ -1,6 +1,7 @@
 """``slpdesk worker``: a loop of small steps with the database as the queue.
 
-Each round runs every step once with a fresh ``now``: send one e-mail, act on
+Each round runs every step once with a fresh ``now``: send one e-mail, send one
+webhook delivery (:mod:`slpdesk.webhooks.delivery`), act on
 one case whose SLA moment has come, recompute one batch of cases after a
 calendar change, take in one received e-mail (when the intake is installed).
 A round that did something is followed at once by the next; an idle round
@@ -35,6 +36,8 @@ from django.db import InterfaceError, OperationalError, close_old_connections, c
 from django.utils import timezone
 
 from slpdesk.desk.models import WorkerHeartbeat
+from slpdesk.privacy import retention
+from slpdesk.webhooks.delivery import handle_one_webhook
 
 from . import steps as steps_mod
 from .claims import Renewer
@@ -72,10 +75,13 @@ def default_steps() -> list[tuple[str, Step]]:
         ("outbox", steps_mod.handle_one_outbox),
         ("sla", steps_mod.handle_one_sla_event),
         ("recompute", steps_mod.handle_one_recompute_batch),
+        ("webhooks", handle_one_webhook),
     ]
     inbound = _inbound_step()
     if inbound is not None:
         found.append(("inbound", inbound))
+    # Once a day, with SLPDESK_RETENTION_YEARS set: old cases lose their personal data.
+    found.append(("retention", retention.handle_one_retention))
     return found
 
 

@@ -31,6 +31,7 @@ from slpdesk.desk.models import CalendarClosure, Case, Claimable, Outbox, SlaNot
 from slpdesk.mail import notifications, outbound
 from slpdesk.mail.transport import SendError
 from slpdesk.sla import SlaState
+from slpdesk.webhooks import events as hooks
 
 from . import claims
 from .schedule import CLOCKS, NOTICE_KINDS
@@ -296,5 +297,6 @@ def fire_notices(case: Case, state: SlaState, now: datetime) -> list[SlaNotice]:
         except IntegrityError:  # another worker recorded it a moment ago
             continue
         notifications.sla_notice(case, notice, clock, now=now)
+        hooks.sla_notice(case, notice, breach=kind == breach, now=now)
         fired.append(notice)
     return fired

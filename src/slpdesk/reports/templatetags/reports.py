@@ -10,7 +10,7 @@ from urllib.parse import urlencode
 from django import template
 from django.template.defaultfilters import floatformat
 from django.urls import reverse
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 
 register = template.Library()
 
@@ -34,9 +34,9 @@ def count_of(counts, outcome: str) -> int:
     return getattr(counts, outcome)
 
 
-def cases_url(query: dict, **criteria) -> str:
+def cases_url(query: dict, base: str | None = None, **criteria) -> str:
     params = {**query, **{k: v for k, v in criteria.items() if v not in (None, "")}}
-    return f"{reverse('reports:cases')}?{urlencode(params)}"
+    return f"{base or reverse('reports:cases')}?{urlencode(params)}"
 
 
 @register.simple_tag(takes_context=True)
@@ -52,3 +52,24 @@ def figure(context, count, dim="", key="", clock="", outcome=""):
 def export_url(context, what, fmt, **criteria):
     params = {**context["query"], **{k: v for k, v in criteria.items() if v}}
     return f"{reverse('reports:export', args=[what, fmt])}?{urlencode(params)}"
+
+
+@register.simple_tag(takes_context=True)
+def counts_cells(context, counts, clock: str, dim="", key=""):
+    """The cells of one clock's outcomes in a row of figures: each outcome's number (a
+    link to its cases, :func:`figure`) and share, then the compliance. Written here,
+    not by an included template: a year's report has some 700 such rows."""
+    base = reverse("reports:cases")
+    query = context["query"]
+    cells = []
+    for outcome in context["outcomes"]:
+        count = getattr(counts, outcome)
+        if count:
+            number = format_html('<a href="{}">{}</a>', cases_url(
+                query, base, dim=dim, key=key, clock=clock, outcome=outcome), count)
+        else:
+            number = format_html('<span class="zero">{}</span>', count)
+        cells.append((outcome, number, pct(counts.pct(outcome))))
+    return format_html('{}<td class="num compliance">{}</td>', format_html_join(
+        "", '<td class="num out-{}">{}<span class="pct">{}</span></td>', cells),
+        pct(counts.compliance))

@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('desk', '0014_saved_views_presence'),
+        ('desk', '0019_personal_data'),
     ]
 
     operations = [
