@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('desk', '0019_personal_data'),
+        ('desk', '0020_statements'),
     ]
 
     operations = [
