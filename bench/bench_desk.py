@@ -56,7 +56,7 @@ TARGETS = {  # op -> (ms, what)
 }
 SEED = 20261129  # desk_load's, for both desks
 OPS = ("queue_all", "queue_open_by_due", "queue_by_priority", "case_page", "create_case",
-       "report_year", "recompute_30k", "simulate_year")
+       "search", "report_year", "recompute_30k", "simulate_year")
 
 
 def main() -> int:
@@ -99,17 +99,27 @@ def cpu_seconds() -> float:
     return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
 
 
-def timed(fn) -> float:
+#: op -> CPU milliseconds of this process per call (the table's cpu column: on a shared
+#: machine the wall time includes the time other processes held the cores).
+CPU: dict[str, list[float]] = {}
+
+
+def timed(fn, op: str = "") -> float:
+    cpu = time.process_time()
     start = time.perf_counter()
     fn()
-    return (time.perf_counter() - start) * 1000
+    wall = (time.perf_counter() - start) * 1000
+    CPU.setdefault(op, []).append((time.process_time() - cpu) * 1000)
+    return wall
 
 
 def run(args) -> int:
     import django
     from django.db import connection
     from django.test import Client
+    from django.test.utils import CaptureQueriesContext
 
+    from bench_queues import print_views, time_views
     from desk_load import check_sample, load
     from slpdesk.desk import services
     from slpdesk.desk.models import Case, User
@@ -122,6 +132,7 @@ def run(args) -> int:
         print("bench desk: the database is not empty", file=sys.stderr)
         return 2
     now = datetime.now(UTC).replace(microsecond=0)
+    load_start = os.getloadavg()[0]
     start = time.perf_counter()
     data = load(args.cases, now, seed=SEED)
     print(f"slpdesk desk benchmark: Django {django.get_version()}, {connection.vendor}, "
@@ -162,6 +173,8 @@ def run(args) -> int:
         "queue_by_priority": get("/console/?view=all&status=open&priority=P2"),
         "case_page": lambda: get(f"/console/cases/{rng.choice(numbers)}/")(),
         "create_case": create,
+        # the words of one case's title, over every case (the header's search box)
+        "search": lambda: get(f"/console/?q=Case+{rng.randrange(1, args.cases + 1)}")(),
     }
     times: dict[str, list[float]] = {op: [] for op in OPS}
     peer_times: dict[str, list[float]] = {op: [] for op in web}
@@ -171,13 +184,13 @@ def run(args) -> int:
         for round_ in range(args.rounds):
             for op, fn in web.items():
                 if peer is None:
-                    times[op].append(timed(fn))
+                    times[op].append(timed(fn, op))
                 elif round_ % 2 == 0:
-                    times[op].append(timed(fn))
+                    times[op].append(timed(fn, op))
                     peer_times[op].append(peer.time(op))
                 else:
                     peer_times[op].append(peer.time(op))
-                    times[op].append(timed(fn))
+                    times[op].append(timed(fn, op))
     finally:
         if peer is not None:
             peer.close()
@@ -209,7 +222,9 @@ def run(args) -> int:
     # a first, untimed round fires those of the loaded history.
     recompute()
     for _round in range(heavy_rounds):
-        times["recompute_30k"].append(timed(recompute) * 30_000 / max(open_cases, 1))
+        times["recompute_30k"].append(timed(recompute, "recompute_30k") * 30_000
+                                      / max(open_cases, 1))
+        CPU["recompute_30k"][-1] *= 30_000 / max(open_cases, 1)
     draft_text = shipped_policy_text().replace('version = "1"', 'version = "2-draft"')
     p3 = draft_text.index("[priorities.P3]")
     draft_text = draft_text[:p3] + draft_text[p3:].replace('response = "24h"',
@@ -219,20 +234,31 @@ def run(args) -> int:
     simulate_cpu = []  # CPU seconds of this process and its workers: the machine may be loaded
     for _round in range(heavy_rounds):
         before = cpu_seconds()
-        times["simulate_year"].append(timed(lambda: simulate(staff_cases(), period, draft, now)))
+        times["simulate_year"].append(timed(lambda: simulate(staff_cases(), period, draft, now),
+                                            "simulate_year"))
         simulate_cpu.append(cpu_seconds() - before)
 
     medians = {op: statistics.median(v) for op, v in times.items()}
+    views = time_views(client, data["sites"][5].organisation_id, runs=3)
+    template = [template_ms(client, "/console/?view=all&status=any") for _ in range(args.rounds)]
+    with CaptureQueriesContext(connection) as ctx:
+        create()
+    create_queries = [q["sql"] for q in ctx.captured_queries
+                      if not q["sql"].upper().startswith(CONTROL)]
     print()
+    print(f"load average (1 min) at the start {load_start:.1f}, at the end "
+          f"{os.getloadavg()[0]:.1f} ({len(os.sched_getaffinity(0))} cores, shared)")
     peer_medians = {op: statistics.median(v) for op, v in peer_times.items() if v}
     if peer is not None:
         print(f"django-helpdesk {peer.version}: {peer.shape['cases']:,} tickets "
               f"({peer.shape['open']:,} open), {peer.shape['events']:,} follow-ups "
               f"({peer.shape['messages']:,} public) loaded in {peer.load_s:.0f} s")
-    print(f"{'operation':<20} {'slpdesk ms':>12} {'peer ms':>9} {'rounds':>7}")
+    print(f"{'operation':<20} {'slpdesk ms':>12} {'peer ms':>9} {'rounds':>7} "
+          f"{'slpdesk cpu ms':>15}")
     for op in OPS:
         peer_ms = f"{peer_medians[op]:.1f}" if op in peer_medians else "-"
-        print(f"{op:<20} {medians[op]:>12.1f} {peer_ms:>9} {len(times[op]):>7}")
+        cpu = f"{statistics.median(CPU[op]):.1f}" if CPU.get(op) else "-"
+        print(f"{op:<20} {medians[op]:>12.1f} {peer_ms:>9} {len(times[op]):>7} {cpu:>15}")
     print(f"(recompute_30k: {open_cases:,} open cases recomputed, scaled to 30,000; "
           f"report_year served by its own process)")
     print()
@@ -243,6 +269,13 @@ def run(args) -> int:
         else:
             print(f"op={op} slpdesk_ms={medians[op]:.1f} peer_ms=- speedup=-")
     print(f"report_peak_memory_mb={served['peak_mb']:.0f}")
+    print()
+    print_views(views, 100, data["cases"])
+    verdict = "PASS" if statistics.median(template) < 30 else "MISSED"
+    print(f"{verdict}: the queue page's template renders 50 rows in "
+          f"{statistics.median(template):.1f} ms (median), target under 30 ms")
+    verdict = "PASS" if len(create_queries) <= 10 else "MISSED"
+    print(f"{verdict}: opening a case takes {len(create_queries)} queries, target at most 10")
     print(f"(report_year: the figures alone, from the stored facts in SQL, "
           f"{statistics.median(served['figures_ms']):.0f} ms; the rest is the page's charts "
           f"and tables; {statistics.median(served['cpu_ms']):.0f} ms of the serving "
@@ -264,6 +297,37 @@ def run(args) -> int:
     else:
         print("MISSED: create_case against django-helpdesk: not measured (--no-peer)")
     return 0
+
+
+#: Transaction control is not a query: BEGIN/COMMIT, savepoints.
+CONTROL = ("BEGIN", "COMMIT", "SAVEPOINT", "RELEASE SAVEPOINT", "ROLLBACK")
+
+
+def template_ms(client, url: str) -> float:
+    """Milliseconds the templates of one page take to render (the outermost
+    ``Template.render``: includes and the base are inside it)."""
+    from django.template.base import Template
+
+    spent, depth = [0.0], [0]
+    original = Template.render
+
+    def render(self, context):
+        depth[0] += 1
+        start = time.perf_counter()
+        try:
+            return original(self, context)
+        finally:
+            depth[0] -= 1
+            if depth[0] == 0:
+                spent[0] += (time.perf_counter() - start) * 1000
+
+    Template.render = render
+    try:
+        response = client.get(url)
+        assert response.status_code == 200, response.status_code
+    finally:
+        Template.render = original
+    return spent[0]
 
 
 class Peer:

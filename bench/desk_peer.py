@@ -13,7 +13,8 @@ The operations: ``queue_all`` (every ticket, first page of 25), ``queue_open_by_
 (open and reopened tickets by due date), ``queue_by_priority`` (the same, priority 2):
 each the staff ticket list page plus its datatables query, as a browser loads
 them; ``case_page`` (a ticket with 10 follow-ups) and ``create_case`` (the staff
-ticket creation form, POSTed).
+ticket creation form, POSTed); ``search`` (the words of one ticket's title, over
+every ticket: the list page and its datatables query).
 """
 
 from __future__ import annotations
@@ -120,11 +121,12 @@ def main() -> int:
                 .order_by("?").values_list("pk", flat=True)[:200])
     queue = Queue.objects.get()
 
-    def listing(page: str, status: list[int], sorting: str, priority: list[int] | None = None):
+    def listing(page: str, status: list[int], sorting: str, priority: list[int] | None = None,
+                search: str = ""):
         filtering = {"status__in": status} | ({"priority__in": priority} if priority else {})
         query = query_to_base64({"filtering": filtering, "filtering_null": {},
                                  "sorting": sorting, "sortreverse": False,
-                                 "search_string": ""})
+                                 "search_string": search})
         data = f"/datatables_ticket_list/{query}?draw=1&start=0&length=25"
 
         def go():
@@ -154,6 +156,10 @@ def main() -> int:
         "queue_by_priority": listing("/tickets/?status=1&status=2&priority=2&sort=due_date",
                                      [1, 2], "due_date", [2]),
         "case_page": case_page,
+        # the words of one case's title, in every ticket
+        "search": lambda: listing(f"/tickets/?q=Case+{rng.randrange(1, args.cases + 1)}",
+                                  every, "created",
+                                  search=f"Case {rng.randrange(1, args.cases + 1)}")(),
         "create_case": create,
     }
     reply.write(json.dumps({**counts, "tens": len(tens), "ops": list(ops)}) + "\n")

@@ -16,6 +16,8 @@
 ``slpdesk report``     the SLA compliance report of a period (text or JSON)
 ``slpdesk import``     cases with their history from JSON Lines; ``import-from`` converts
                        django-helpdesk and Zendesk data to those lines
+``slpdesk privacy export|erase|retention``  a person's data out; erasure; retention
+``slpdesk statements send``  the monthly SLA statements for customers
 
 The Django subcommands import Django only when they run (in
 :mod:`slpdesk.server`), so ``slpdesk sla`` stays quick and Django-free.
@@ -31,6 +33,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sys
 from datetime import UTC
 
@@ -410,10 +413,13 @@ def cmd_import_from(args) -> int:
 
 
 # ------------------------------------------------------------------- reports
-def _reports_command(name: str, args) -> int:
+def _app_command(app: str, name: str, args):
+    """``slpdesk.<app>.commands.<name>(args)`` on a migrated database; its
+    ``CommandError`` becomes one line on stderr (exit 2)."""
     _django_ready(database="ready")
-    from .reports import commands
+    from importlib import import_module
 
+    commands = import_module(f"slpdesk.{app}.commands")
     try:
         return getattr(commands, name)(args)
     except commands.CommandError as exc:
@@ -421,11 +427,11 @@ def _reports_command(name: str, args) -> int:
 
 
 def cmd_report(args) -> int:
-    return _reports_command("run_report", args)
+    return _app_command("reports", "run_report", args)
 
 
 def cmd_policy_simulate(args) -> int:
-    return _reports_command("run_simulate", args)
+    return _app_command("reports", "run_simulate", args)
 
 
 def _add_period_arguments(parser) -> None:
@@ -439,6 +445,56 @@ def _add_period_arguments(parser) -> None:
     parser.add_argument("--progress", action="store_true",
                         help="show a progress bar on standard error even when it is not "
                         "a terminal")
+
+
+# ------------------------------------------------------------- personal data
+def cmd_privacy_export(args) -> dict:
+    return _app_command("privacy", "run_export", args)
+
+
+def cmd_privacy_erase(args) -> dict:
+    return _app_command("privacy", "run_erase", args)
+
+
+def cmd_privacy_retention(args) -> dict:
+    return _app_command("privacy", "run_retention", args)
+
+
+def _add_person_arguments(parser) -> None:
+    who = parser.add_mutually_exclusive_group(required=True)
+    who.add_argument("--user", help="the account's user name")
+    who.add_argument("--email", help="the account's e-mail address")
+
+
+# ------------------------------------------------------------------- statements
+def _month(text: str) -> str:
+    """YYYY-MM, checked before anything else is set up."""
+    m = re.fullmatch(r"(\d{4})-(\d{2})", text.strip())
+    if not m or not 1 <= int(m.group(2)) <= 12 or int(m.group(1)) < 1970:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a month (YYYY-MM, e.g. 2026-11)")
+    return m.group(0)
+
+
+def cmd_statements_send(args) -> int:
+    """Mail the month's SLA statements not sent yet (or say what would be sent)."""
+    _django_ready(database="ready")
+    from django.utils import timezone
+
+    from .reports import statements
+
+    try:
+        outcomes = statements.send_month(args.month, timezone.now(),
+                                         organisation=args.organisation,
+                                         dry_run=args.dry_run)
+    except statements.StatementError as exc:
+        raise UsageError(str(exc)) from None
+    for o in outcomes:
+        mark = "sent" if o.sent else ("would send" if args.dry_run and
+                                      o.reason.startswith("would") else "skipped")
+        print(f"{mark}: {o.organisation.name} (id {o.organisation.pk}) {o.month}: {o.reason}")
+    if not outcomes:
+        print(f"no organisation gets a statement for {args.month}")
+    return 0
 
 
 def cmd_worker(args) -> int:
@@ -591,6 +647,17 @@ def build_parser() -> argparse.ArgumentParser:
     _add_period_arguments(sim)
     sim.set_defaults(func=cmd_policy_simulate)
 
+    stm = sub.add_parser("statements", help="monthly SLA statements for customers")
+    stm_sub = stm.add_subparsers(dest="statements_command", required=True,
+                                 parser_class=_Parser)
+    sst = stm_sub.add_parser("send", help="mail a month's statements not sent yet (each "
+                             "organisation once)")
+    sst.add_argument("--month", type=_month, required=True, help="the month, e.g. 2026-11")
+    sst.add_argument("--organisation", type=int, default=None,
+                     help="only this organisation (its id)")
+    sst.add_argument("--dry-run", action="store_true",
+                     help="print what would be sent; send and store nothing")
+    sst.set_defaults(func=cmd_statements_send)
     imp = sub.add_parser("import", help="import cases with their history from JSON Lines "
                          "(docs/import.schema.json); all or nothing")
     imp.add_argument("file", help="JSON Lines file, or - for standard input")
@@ -648,6 +715,37 @@ def build_parser() -> argparse.ArgumentParser:
                       help="largest message accepted (default: twice the attachment limit "
                       "plus 1 MiB); larger ones get 552")
     msrv.set_defaults(func=cmd_mail_serve)
+    # A person's data (issue 16): export, erasure, retention.
+    prv = sub.add_parser("privacy", help="a person's data: export, erase; retention")
+    prv_sub = prv.add_subparsers(dest="privacy_command", required=True)
+    pexp = prv_sub.add_parser("export", help="everything held about a person, as a ZIP "
+                              "(personal-data.json and their files)")
+    _add_person_arguments(pexp)
+    pexp.add_argument("--output", help="the ZIP file to write (default: "
+                      "personal-data-ID-DATE.zip here)")
+    pexp.add_argument("--force", action="store_true", help="overwrite --output")
+    pexp.add_argument("--include-internal", action="store_true",
+                      help="also the internal notes and files of their cases (review them "
+                      "before handing anything over)")
+    pexp.set_defaults(func=cmd_privacy_export)
+    pera = prv_sub.add_parser("erase", help="erase a person's personal data; the SLA "
+                              "record stays")
+    _add_person_arguments(pera)
+    pera.add_argument("--reason", default="", help="why (recorded with the erasure)")
+    pera.add_argument("--by", help="the administrator who asked for it (user name)")
+    bodies = pera.add_mutually_exclusive_group()
+    bodies.add_argument("--redact-bodies", action="store_true",
+                        help="the texts they wrote are removed whole (the default)")
+    bodies.add_argument("--keep-bodies", action="store_true",
+                        help="keep the texts needed for the case; only their name, "
+                        "address and phone are removed from them")
+    pera.set_defaults(func=cmd_privacy_erase)
+    pret = prv_sub.add_parser("retention", help="anonymise the cases resolved or closed "
+                              "more than SLPDESK_RETENTION_YEARS ago")
+    pret.add_argument("--dry-run", action="store_true", help="only list them")
+    pret.add_argument("--now", help="as at this ISO 8601 time instead of now (UTC without "
+                      "an offset): what goes by then")
+    pret.set_defaults(func=cmd_privacy_retention)
     return parser
 
 

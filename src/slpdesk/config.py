@@ -41,6 +41,18 @@ def parse_authserv_ids(value: str) -> tuple[str, ...]:
     return tuple(ids)
 
 
+# ------------------------------------------------------ SLPDESK_RETENTION_YEARS
+def parse_retention_years(value: str) -> int | None:
+    """``""`` or ``off`` → None (no retention); else a whole number of years, 1-100,
+    after which resolved and closed cases lose their personal data."""
+    text = (value or "").strip().lower()
+    if text in ("", "off"):
+        return None
+    if not re.fullmatch(r"[0-9]{1,3}", text) or not 1 <= int(text) <= 100:
+        raise ValueError(f"{value!r} is not a number of years from 1 to 100 (or off)")
+    return int(text)
+
+
 def default_data_dir() -> Path:
     """``$XDG_DATA_HOME/slpdesk``, or ``~/.local/share/slpdesk``."""
     base = os.environ.get("XDG_DATA_HOME", "").strip()

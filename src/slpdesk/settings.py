@@ -26,7 +26,13 @@ import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
 from slpdesk import logs as _logs
-from slpdesk.config import data_dir, parse_authserv_ids, parse_email_url, parse_oidc
+from slpdesk.config import (
+    data_dir,
+    parse_authserv_ids,
+    parse_email_url,
+    parse_oidc,
+    parse_retention_years,
+)
 from slpdesk.config import parse_rate as _parse_rate
 
 _TRUE = ("1", "true", "yes", "on")
@@ -156,13 +162,15 @@ def sqlite_database(path: Path, *, timeout: int) -> dict:
     WAL lets readers go on while one process writes; ``BEGIN IMMEDIATE`` takes
     the write lock at the start of every transaction, so two writers queue
     (for up to ``timeout`` seconds) instead of failing half-way with
-    "database is locked".
+    "database is locked". ``secure_delete`` zeroes what a change frees, so erased
+    personal data (slpdesk.privacy) is not left in the file's free space.
     """
     return {
         "ENGINE": "django.db.backends.sqlite3",
         "NAME": path,
         "OPTIONS": {
-            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL",
+            "init_command": ("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; "
+                             "PRAGMA secure_delete=ON"),
             "transaction_mode": "IMMEDIATE",
             "timeout": timeout,
         },
@@ -247,6 +255,7 @@ INSTALLED_APPS = [
     "slpdesk.reports",  # compliance report, charts, exports, live board, policy simulator
     "ninja",        # django-ninja: serves the API docs' Swagger UI from its own static files
     "slpdesk.api",  # the REST API (/api/v1/) and personal API tokens
+    "slpdesk.privacy",  # a person's data: export, erasure, retention (issue 16)
     "slpdesk.mail",  # the e-mail templates (mail/*.txt, mail/*.html)
     "slpdesk.webhooks",  # signed webhooks: subscriptions and their deliveries
     "axes",          # django-axes: failed log-ins counted per user name and per address, locks
@@ -391,6 +400,15 @@ for _name in ("SLPDESK_API_RATE", "SLPDESK_API_ANON_RATE"):
         _parse_rate(globals()[_name])
     except ValueError as exc:
         raise ImproperlyConfigured(f"{_name}: {exc}") from None
+
+# ------------------------------------------------------------- personal data
+# Resolved and closed cases lose their personal data this many years after their last
+# change (slpdesk.privacy.retention, run by the worker once a day); unset or off: never.
+try:
+    SLPDESK_RETENTION_YEARS = parse_retention_years(
+        os.environ.get("SLPDESK_RETENTION_YEARS", ""))
+except ValueError as exc:
+    raise ImproperlyConfigured(f"SLPDESK_RETENTION_YEARS: {exc}") from None
 
 # ------------------------------------------------------------------ e-mail out
 # SLPDESK_EMAIL_URL: smtp://user:password@host:587?starttls=1 or smtps://...:465

@@ -6,7 +6,8 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from django.views.i18n import set_language
 
-from slpdesk.web import password, sso, twofactor
+from slpdesk.privacy import views as privacy
+from slpdesk.web import calendar_feed, password, sso, twofactor
 from slpdesk.web import views as web
 
 urlpatterns = [
@@ -23,7 +24,11 @@ urlpatterns = [
     path("attachments/<int:pk>/", web.download, name="download"),
     path("health/", web.health, name="health"),  # (answered by RequestLogMiddleware)
     path("health/ready", web.ready, name="ready"),
+    # Public: the support calendars' hours and holidays as iCalendar feeds.
+    path("calendars/<str:calendar>.ics", calendar_feed.feed, name="calendar_feed"),
     path("portal/", include("slpdesk.portal.urls")),
+    path("preferences/my-data/", privacy.my_data, name="my_data"),
+    path("console/privacy/", include("slpdesk.privacy.urls")),  # administrators
     path("console/", include("slpdesk.console.urls")),
     path("reports/", include("slpdesk.reports.urls")),
     path("admin/", admin.site.urls),

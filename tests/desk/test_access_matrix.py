@@ -161,6 +161,21 @@ def publisher(who: str) -> str:
     return OK if who in ("manager", "admin") else FORBIDDEN
 
 
+def statement_manager(who: str) -> str:
+    """Managers and administrators preview, send and switch off statements."""
+    if who == "anonymous":
+        return LOGIN
+    return OK if who in ("manager", "admin") else NOT_FOUND
+
+
+def _statement(w: World) -> dict:
+    """Acme's (the own customer's) statement of July 2026."""
+    from slpdesk.reports import statements
+
+    statements.stored_or_new(w.case.organisation, "2026-07", timezone.now())
+    return {"month": "2026-07"}
+
+
 def _update(w: World):
     from slpdesk.desk.models import ProgramUpdate
 
@@ -208,6 +223,15 @@ def _inbound(w: World):
     row, _ = inbound.store(raw, now=timezone.now())
     inbound.handle_one_inbound(timezone.now(), pk=row.pk)  # held: unknown sender
     return row
+
+
+def administrator(who: str) -> str:
+    """Administrators only (a person's data: issue 16); everybody else 404."""
+    return {"anonymous": LOGIN, "admin": OK}.get(who, NOT_FOUND)
+
+
+def contact(w: World) -> dict:
+    return {"pk": w.case.contact_id}
 
 
 def admin_only(who: str) -> str:
@@ -275,6 +299,18 @@ ROUTES = {
     "portal:confirm_escalation": ("post", lambda w: {"number": w.case.number, "token": "x"},
                                   {}, portal_page(True)),
     "portal:updates": ("get", None, None, portal_page(False)),
+    # Issue 15: monthly SLA statements (own organisation only) and the public feeds.
+    "portal:statements": ("get", None, None, portal_page(False)),
+    "portal:statement": ("get", _statement, None, portal_page(True)),
+    "portal:statement_csv": ("get", _statement, None, portal_page(True)),
+    "console:statements": ("get", None, None, statement_manager),
+    "console:statement_send": ("post", None, lambda: {
+        "organisation": Organisation.objects.get(name="Acme Tooling").pk,
+        "month": "2026-07"}, statement_manager),
+    "console:statement_opt_out": ("post", None, lambda: {
+        "organisation": Organisation.objects.get(name="Acme Tooling").pk,
+        "opt_out": "1"}, statement_manager),
+    "calendar_feed": ("get", lambda w: {"calendar": "uk"}, None, everyone_ok),
     "console:queue": ("get", None, None, console(work=False)),
     "console:escalations": ("get", None, None, console(work=False)),
     "console:calendars": ("get", None, None, console(work=False)),
@@ -345,6 +381,13 @@ ROUTES = {
     "api_token_revoke": ("post", lambda w: {"pk": _api_token(w, "own customer")[0].pk}, {},
                          lambda who: {"anonymous": LOGIN, "own customer": OK}.get(
                              who, NOT_FOUND)),
+    # A person's data (issue 16): everyone their own; administrators anyone's. The
+    # erasure's first POST only asks for the confirmation (nothing changes).
+    "my_data": ("get", None, None, logged_in),
+    "privacy:people": ("get", None, None, administrator),
+    "privacy:person": ("get", contact, None, administrator),
+    "privacy:export": ("get", contact, None, administrator),
+    "privacy:erase": ("post", contact, {"reason": "asked", "mode": "redact"}, administrator),
     "api:openapi-json": ("get", None, None, everyone_ok),
     "api:openapi-view": ("get", None, None, everyone_ok),
     "api:api-root": ("get", None, None, lambda who: NOT_FOUND),  # django-ninja's: /api/v1/

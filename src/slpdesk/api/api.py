@@ -444,7 +444,7 @@ def download_attachment(request, number: str = _number_param(),
                         attachment_id: int = Path(..., ge=1, le=MAX_ID)):
     case = _case(request, number)
     attachment = access.attachments_for(request.user).filter(case=case, pk=attachment_id).first()
-    if attachment is None:
+    if attachment is None or not attachment.file:  # (a file erased: slpdesk.privacy)
         raise Http404("no such file")
     try:
         handle = attachment.file.open("rb")

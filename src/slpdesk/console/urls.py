@@ -2,7 +2,15 @@
 
 from django.urls import path
 
-from . import canned_views, live, outbox_views, publishing_views, views, webhook_views
+from . import (
+    canned_views,
+    live,
+    outbox_views,
+    publishing_views,
+    statements_views,
+    views,
+    webhook_views,
+)
 
 app_name = "console"
 urlpatterns = [
@@ -17,6 +25,9 @@ urlpatterns = [
     path("calendars/", views.calendars, name="calendars"),
     path("mail/", outbox_views.outbox, name="outbox"),
     path("mail/<int:pk>/send-again/", outbox_views.retry, name="outbox_retry"),
+    path("statements/", statements_views.statements_page, name="statements"),
+    path("statements/send/", statements_views.send, name="statement_send"),
+    path("statements/opt-out/", statements_views.opt_out, name="statement_opt_out"),
     path("updates/", publishing_views.updates, name="updates"),
     path("updates/<int:pk>/publish/", publishing_views.publish_update, name="publish_update"),
     path("policy/", publishing_views.policy, name="policy"),

@@ -22,14 +22,16 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.db import connection
 from django.db.models import Case as DbCase
-from django.db.models import Count, F, Q, Value, When
-from django.db.models.functions import Coalesce, NullIf
+from django.db.models import CharField, Count, F, Q, Value, When
+from django.db.models.expressions import RawSQL
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.utils import timezone, translation
+from django.utils import dateformat, timezone, translation
 from django.utils.dates import WEEKDAYS
+from django.utils.html import format_html_join
 from django.utils.http import url_has_allowed_host_and_scheme, urlencode
+from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
@@ -48,7 +50,7 @@ from slpdesk.desk.models import (
 )
 from slpdesk.sla import SITE_ZONE, compile_calendar, public_holidays
 from slpdesk.sla.policy import Text
-from slpdesk.web.templatetags.slpdesk import local
+from slpdesk.web.templatetags.slpdesk import in_zone, iso, local
 
 from . import forms
 from .timeline import KINDS, build_timeline
@@ -130,6 +132,7 @@ def _urgent(now) -> Q:
 def _tab_counts(user) -> dict[str, int]:
     """Each view's number of cases not yet resolved, in one query."""
     mine, unassigned = Q(assignee=user), Q(assignee__isnull=True)
+    # (read from the index case_queue_counts alone, never from the cases' rows)
     return Case.objects.filter(status__in=OPEN_STATUSES).aggregate(
         focus=Count("pk", filter=mine | unassigned), mine=Count("pk", filter=mine),
         unassigned=Count("pk", filter=unassigned), all=Count("pk"),
@@ -138,6 +141,11 @@ def _tab_counts(user) -> dict[str, int]:
 
 def _column(name: str) -> str:
     return f"{connection.ops.quote_name(Case._meta.db_table)}.{connection.ops.quote_name(name)}"
+
+
+def _open_literal() -> str:
+    """The condition of the open cases' partial indexes, its constants written out."""
+    return f"{_column('status')} IN ({', '.join(repr(s) for s in OPEN_STATUSES)})"
 
 
 def queue_ids(user, view: str, status: str, priority: str = "", organisation: int | None = None,
@@ -163,7 +171,7 @@ def queue_ids(user, view: str, status: str, priority: str = "", organisation: in
     elif view == "escalated":
         literal.append(f"{_column('escalation_level')} > 0")
     if status == "open":
-        literal.append(f"{_column('status')} IN ({', '.join(repr(s) for s in OPEN_STATUSES)})")
+        literal.append(_open_literal())
     elif STATUS_FILTERS[status] is not None:
         cases = cases.filter(status__in=STATUS_FILTERS[status])
     if literal:
@@ -178,13 +186,29 @@ def queue_ids(user, view: str, status: str, priority: str = "", organisation: in
         cases = search.search(cases, q, staff=True)
         if not sort:
             return search.ranked(cases).values_list("pk", flat=True)
-    if sort == "priority":  # the assigned priority, else the proposed one (P1 first)
-        cases = cases.annotate(sort_priority=Coalesce(NullIf("priority", Value("")),
-                                                      "proposed_priority"))
+    if sort == "priority":  # the assigned priority, else the proposed one (P1 first),
+        # as the SQL of the index case_queue_priority (models.SORT_PRIORITY), '' literal
+        cases = cases.annotate(sort_priority=RawSQL(
+            f"COALESCE(NULLIF({_column('priority')}, ''), {_column('proposed_priority')})",
+            (), output_field=CharField()))
     order = QUEUE_SORTS[sort or "due"]
     if view == "focus":
         order = ("needs_me", *order)
     return cases.order_by(*order).values_list("pk", flat=True)
+
+
+def due_texts(due, zone: str) -> dict[str, str] | None:
+    """A due time as the queue's cells show it: ``iso`` (UTC), and for the viewer's
+    zone and the customer's ``zone`` the full time (a title), the date and the time,
+    as the filters ``iso``, ``local``, ``local_date`` and ``local_time`` write them."""
+    if due is None:
+        return None
+    out = {"iso": iso(due)}
+    full, day, clock = _("D j M Y H:i T"), _("D j M Y"), _("H:i T")
+    for key, where in (("you", None), ("customer", zone)):
+        formatter = dateformat.DateFormat(in_zone(due, where))
+        out[key] = (formatter.format(full), formatter.format(day), formatter.format(clock))
+    return out
 
 
 def queue_filters(params, user, policy) -> dict[str, str]:
@@ -285,11 +309,19 @@ def queue(request):
     closed = badges.closures_by_calendar()  # once per page
     cases = page.object_list
     found = search.snippets([c.pk for c in cases], q, staff=True) if q else {}
+    # What each row shows, worked out here once rather than by template filters per
+    # cell (a page of 50 rows renders in a few milliseconds): its link, status label
+    # and due times in the viewer's and in the customer's zone.
+    link = reverse("console:case", args=["NUMBER"])
+    status_labels = dict(Case.Status.choices)
     rows = []
     for case in cases:
         names = case.policy().calendar_names
         rows.append({
             "case": case,
+            "url": link.replace("NUMBER", case.number or ""),
+            "status": status_labels.get(case.status, case.status),
+            "due": due_texts(case.earliest_due, case.time_zone),
             "badge": badges.case_badge(case, now, closed),
             "calendar": names.get(case.calendar) or _plain(case.calendar),
             "snippet": found.get(case.pk, ""),
@@ -322,7 +354,12 @@ def queue(request):
         "priority": priority,
         "priorities": forms.priority_choices(policy),
         "organisation": organisation,
-        "organisations": access.organisations_for(user).only("id", "name").order_by("name"),
+        # (the options written here: a desk has hundreds of organisations)
+        "organisation_options": format_html_join(
+            "", '<option value="{}"{}>{}</option>',
+            ((pk, mark_safe(" selected") if str(pk) == organisation else "", name)
+             for pk, name in access.organisations_for(user).order_by("name")
+             .values_list("pk", "name"))),
         "region": region,
         "regions": [(name, policy.calendar_names[name]) for name in policy.calendars],
         "q": q,

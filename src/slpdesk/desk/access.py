@@ -28,6 +28,7 @@ from .models import (
     Organisation,
     SavedView,
     Site,
+    Statement,
     User,
 )
 
@@ -212,6 +213,21 @@ def sites_for(user) -> QuerySet[Site]:
     return Site.objects.none()
 
 
+# ------------------------------------------------------------ personal data
+def can_manage_personal_data(user) -> bool:
+    """Find anyone, export their data and erase it (GDPR requests): administrators."""
+    return _active(user) and user.role == Role.ADMIN
+
+
+def people_for(user) -> QuerySet[User]:
+    """The accounts whose personal data ``user`` may export or erase: every one for an
+    administrator, none for anybody else (a person downloads their own from
+    Preferences, never through this)."""
+    if can_manage_personal_data(user):
+        return User.objects.all()
+    return User.objects.none()
+
+
 def staff_users() -> QuerySet[User]:
     """The people a case can be assigned to."""
     return User.objects.filter(is_active=True, role__in=WORKING_ROLES)
@@ -247,6 +263,30 @@ def _may_change(user, row, keepers: frozenset) -> bool:
     if not is_staff(user):
         return False
     return row.owner_id == user.pk or (row.shared and user.role in keepers)
+# ------------------------------------------------------------------ statements
+def statements_for(user) -> QuerySet[Statement]:
+    """The monthly SLA statements ``user`` may read: staff all; a contact only their own
+    organisation's (not those of the end users a partner supports: each gets its own)."""
+    if is_staff(user):
+        return Statement.objects.all()
+    if is_contact(user):
+        return Statement.objects.filter(organisation_id=user.organisation_id)
+    return Statement.objects.none()
+
+
+def can_manage_statements(user) -> bool:
+    """Preview any organisation's statement, send or re-send it, switch it off: the
+    managers (and administrators)."""
+    return is_staff(user) and user.role in (Role.MANAGER, Role.ADMIN)
+
+
+def statement_or_404(user, month: str) -> Statement:
+    """The statement of ``user``'s own organisation for ``month``, or 404."""
+    try:
+        return statements_for(user).select_related("organisation").get(
+            organisation_id=user.organisation_id, month=month)
+    except Statement.DoesNotExist:
+        raise Http404("no such statement") from None
 
 
 # ------------------------------------------------------------------ webhooks

@@ -50,8 +50,9 @@ class AgreementInline(admin.TabularInline):
 
 @admin.register(Organisation)
 class OrganisationAdmin(admin.ModelAdmin):
-    list_display = ["name", "kind", "supported_by", "technical_contact", "sso_domains"]
-    list_filter = ["kind"]
+    list_display = ["name", "kind", "supported_by", "technical_contact", "sso_domains",
+                    "statements_opt_out"]
+    list_filter = ["kind", "statements_opt_out"]
     search_fields = ["name"]
     inlines = [SiteInline]
 

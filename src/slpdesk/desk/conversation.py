@@ -18,7 +18,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from . import access
-from .models import Case, CaseEvent, Message, User
+from .models import Case, CaseEvent, Message, User, as_shown
 
 #: What a customer is told a resolution kind means (the agents' labels are longer).
 CUSTOMER_RESOLUTIONS = {
@@ -100,6 +100,9 @@ def build(user, case: Case, level_names: dict | None = None, lang: str = "en") -
         entries.append(Entry(esc.raised_at, 1 << 62, "escalated", label, esc.raised_by,
                              esc.reason, [name.get(lang)] if name else []))
     entries.sort(key=lambda e: (e.at, e.order))
+    for e in entries:  # erased personal data: the marker in the reader's language
+        e.body = as_shown(e.body)
+        e.details = [as_shown(d) for d in e.details]
     return entries
 
 

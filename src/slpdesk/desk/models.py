@@ -19,6 +19,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
 from django.db import models
 from django.db.models import Q
+from django.db.models.functions import Coalesce, NullIf
 from django.template.defaultfilters import filesizeformat
 from django.utils.translation import gettext_lazy as _
 
@@ -59,6 +60,18 @@ def validate_attachment_size(file) -> None:
             _("The file is too large: at most %(limit)s."),
             code="too_large", params={"limit": filesizeformat(limit)},
         )
+
+
+#: What replaces erased personal data in stored texts (slpdesk.privacy); pages show it
+#: in the reader's language (:func:`as_shown`).
+ERASED_MARKER = "[erased]"
+
+
+def as_shown(text: str) -> str:
+    """A stored text as pages show it: the erasure marker in the reader's language."""
+    if text and ERASED_MARKER in text:
+        return text.replace(ERASED_MARKER, str(_("[erased]")))
+    return text
 
 
 # ------------------------------------------------------------------ choices
@@ -116,6 +129,11 @@ class Organisation(models.Model):
                     "in with single sign-on, has no account yet and has a verified e-mail "
                     "address at one of these domains gets a contact account of this "
                     "organisation. Empty: only people who already have an account."),
+    )
+    statements_opt_out = models.BooleanField(
+        _("no monthly SLA statements"), default=False,
+        help_text=_("Set when the organisation does not want the monthly SLA statement "
+                    "mailed to its designated technical contact."),
     )
 
     class Meta:
@@ -493,12 +511,22 @@ class User(AbstractUser):
     time_zone = models.CharField(_("time zone"), max_length=64, blank=True,
                                  validators=[validate_time_zone])
     phone = models.CharField(_("phone"), max_length=50, blank=True)
+    # Set when the person's data was erased (slpdesk.privacy.erasure): the row stays as
+    # an opaque tombstone that cases, messages and events still point to.
+    erased_at = models.DateTimeField(_("personal data erased"), null=True, blank=True)
 
     objects = UserManager()
 
     class Meta:
         verbose_name = _("user")
         verbose_name_plural = _("users")
+
+    def get_full_name(self) -> str:
+        """The person's name; "erased contact" (in the reader's language) once their
+        personal data was erased, wherever a name is shown."""
+        if self.erased_at is not None:
+            return str(_("erased contact"))
+        return super().get_full_name()
 
     def is_support_staff(self) -> bool:
         """The vendor's people: everyone but customer and partner contacts (what each
@@ -530,6 +558,10 @@ QUEUE_LAST = datetime(9999, 12, 31, tzinfo=UTC)
 #: The statuses of a case not yet resolved, as the queue and its indexes filter them.
 OPEN_STATUSES = ("new", "open", "waiting")
 QUEUE_OPEN = Q(status__in=OPEN_STATUSES)
+#: The queue's priority order: the assigned priority, else the proposed one (P1). The
+#: index below is on this expression; the queue orders by the same SQL, with the empty
+#: string as a literal (SQLite matches an indexed expression only so).
+SORT_PRIORITY = Coalesce(NullIf("priority", models.Value("")), "proposed_priority")
 
 
 class Case(models.Model):
@@ -685,6 +717,9 @@ class Case(models.Model):
     # that an import run again skips it; null for a case opened in this desk.
     external_id = models.CharField(_("external id"), max_length=100, unique=True, null=True,
                                    blank=True, editable=False)
+    # Set when retention (slpdesk.privacy.retention) removed the personal data of this
+    # case: its texts are redacted, its files deleted; its SLA record stays.
+    anonymised_at = models.DateTimeField(_("personal data removed"), null=True, blank=True)
 
     objects = CaseQuerySet.as_manager()
 
@@ -721,6 +756,18 @@ class Case(models.Model):
             models.Index(fields=["status", "queue_due", "received_at", "id"],
                          name="case_queue_status"),
             models.Index(fields=["queue_due", "received_at", "id"], name="case_queue_any"),
+            # The queue's other orders (console.views.QUEUE_SORTS), read backwards for
+            # the newest first, over any status: a view of a few cases (mine,
+            # escalated, a status) sorts what its own index found; the rest read these
+            # in order and stop after a page.
+            models.Index(fields=["updated_at", "id"], name="case_queue_updated"),
+            models.Index(fields=["received_at", "id"], name="case_queue_received"),
+            models.Index(SORT_PRIORITY, "queue_due", "received_at", "id",
+                         name="case_queue_priority"),
+            # The queue's tab counts (console.views._tab_counts): read from this
+            # index alone, never from the cases' rows.
+            models.Index(fields=["status", "assignee", "escalation_level"],
+                         name="case_queue_counts"),
             # The compliance report (reports.facts): a period's facts read from the
             # index alone, never the wide rows (SQLite would otherwise look every
             # case up from a queue index).
@@ -999,6 +1046,7 @@ class Outbox(Claimable):
         POLICY_NOTICE = "policy_notice", _("Policy change notice")
         ESCALATION_REQUEST = "escalation_request", _("Escalation to confirm")
         PASSWORD_RESET = "password_reset", _("Password reset")
+        STATEMENT = "statement", _("Monthly SLA statement")
         WEBHOOK_DISABLED = "webhook_disabled", _("Webhook disabled")
 
     message_id = models.CharField(_("Message-ID"), max_length=255, unique=True)
@@ -1193,6 +1241,32 @@ class CannedReply(models.Model):
 
     def body(self, language: str) -> str:
         return self.body_sv if language == "sv" else self.body_en
+class Statement(models.Model):
+    """An organisation's monthly SLA statement as it was generated: the figures are
+    stored, so a re-send and the portal show exactly what was mailed
+    (:mod:`slpdesk.reports.statements`)."""
+
+    organisation = models.ForeignKey(Organisation, models.CASCADE, related_name="statements",
+                                     verbose_name=_("organisation"))
+    month = models.CharField(_("month"), max_length=7, help_text="YYYY-MM")
+    generated_at = models.DateTimeField(_("generated"))
+    language = models.CharField(_("language"), max_length=10)
+    time_zone = models.CharField(_("time zone"), max_length=64)
+    figures = models.JSONField(_("figures"))
+    sent_at = models.DateTimeField(_("sent"), null=True, blank=True)
+    sends = models.PositiveIntegerField(_("times sent"), default=0)
+
+    class Meta:
+        verbose_name = _("SLA statement")
+        verbose_name_plural = _("SLA statements")
+        ordering = ["organisation__name", "-month"]
+        constraints = [
+            models.UniqueConstraint(fields=["organisation", "month"],
+                                    name="statement_unique_month"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.organisation} {self.month}"
 
 
 # ------------------------------------------------------------- the console

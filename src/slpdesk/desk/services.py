@@ -183,16 +183,18 @@ def utc(value) -> datetime:
 
 
 def sla_state(case: Case, now: datetime, closed: list | None = None,
-              events: list[Event] | None = None) -> SlaState:
+              events: list[Event] | None = None, calendar=None) -> SlaState:
     """The SLA state of ``case`` at ``now``: ``replay`` over its events (K7).
 
     ``closed`` are the calendar's closure dates and ``events`` the case's
-    :func:`sla_events`, when the caller has read them already (a batch).
+    :func:`sla_events`, when the caller has read them already (a batch);
+    ``calendar``, the case's compiled calendar with ``closed``, likewise.
     """
     if events is None:
         events = cases_sla_events([case.pk])[case.pk]
-    return replay(events, case.policy(), case.business_calendar(closed), now,
-                  calendar_name=case.calendar)
+    if calendar is None:
+        calendar = case.business_calendar(closed)
+    return replay(events, case.policy(), calendar, now, calendar_name=case.calendar)
 
 
 def _clock_facts(clock, last: datetime) -> tuple:
@@ -218,11 +220,14 @@ def _clock_facts(clock, last: datetime) -> tuple:
 
 
 def sla_columns(case: Case, state: SlaState, closed: list, fired: set | None = None, *,
-                events: list[Event], now: datetime) -> dict[str, object]:
+                events: list[Event], now: datetime, calendar=None) -> dict[str, object]:
     """The value of each of :data:`SLA_COLUMNS` for ``state`` (``replay`` of the case's
     ``events`` at ``now``; ``fired``: the case's SLA notices as ``(kind, clock,
     due)``, when the caller has read them). The facts are what replay says at the
-    case's last SLA event, and when that changes."""
+    case's last SLA event, and when that changes. ``calendar``: the case's compiled
+    calendar with ``closed``, when the caller has it."""
+    if calendar is None:
+        calendar = case.business_calendar(closed)
     now = now.astimezone(UTC)
     earliest = state.earliest_due()
     last = events[-1].at.astimezone(UTC)
@@ -243,7 +248,7 @@ def sla_columns(case: Case, state: SlaState, closed: list, fired: set | None = N
         "response_stopped": state.response.stopped,
         "resolution_stopped": state.resolution.stopped,
         "next_update_stopped": update.stopped,
-        "next_sla_event_at": next_sla_event(case, state, closed, fired),
+        "next_sla_event_at": next_sla_event(case, state, closed, fired, calendar=calendar),
         "queue_due": earliest or QUEUE_LAST,
         "sla_priority": state.priority,
         **dict(zip(("response_outcome", "response_open_due", "response_started",
@@ -252,8 +257,7 @@ def sla_columns(case: Case, state: SlaState, closed: list, fired: set | None = N
         **dict(zip(("resolution_outcome", "resolution_open_due", "resolution_started",
                     "resolution_seconds", "resolution_target", "resolution_paused",
                     "resolution_paused_since"), resolution, strict=True)),
-        "updates_owed": update_figures(events, policy, case.business_calendar(closed),
-                                       case.calendar, last),
+        "updates_owed": update_figures(events, policy, calendar, case.calendar, last),
         "updates_missed": (update.missed or 0) - late_now + late_then,
         "update_open_due": update.due if update.is_live and not late_then else None,
     }
@@ -276,29 +280,34 @@ def store_sla(cases, now: datetime, closed: dict[str, list] | None = None, *,
     if events is None:
         events = cases_sla_events([case.pk for case in cases])
     done = []
+    compiled: dict[tuple, object] = {}  # one compiled calendar per version, name and zone
     for case in cases:
         at = max(now, case.updated_at)
         if case.calendar not in closed:
             closed[case.calendar] = CalendarClosure.dates(case.calendar)
-        state = sla_state(case, at, closed[case.calendar], events[case.pk])
-        done.append((case, state, at))
+        key = (case.policy_version_id, case.calendar, case.time_zone)
+        calendar = compiled.get(key)
+        if calendar is None:
+            calendar = compiled[key] = case.business_calendar(closed[case.calendar])
+        state = sla_state(case, at, closed[case.calendar], events[case.pk], calendar)
+        done.append((case, state, at, calendar))
     fired: dict[int, set] = {}
     if not new:
         for case_id, kind, clock, due in SlaNotice.objects.filter(
                 case_id__in=[case.pk for case in cases]).values_list(
                 "case_id", "kind", "clock", "due"):
             fired.setdefault(case_id, set()).add((kind, clock, due))
-    for case, state, at in done:
+    for case, state, at, calendar in done:
         for column, value in sla_columns(case, state, closed[case.calendar],
                                          fired.get(case.pk, set()), events=events[case.pk],
-                                         now=at).items():
+                                         now=at, calendar=calendar).items():
             setattr(case, column, value)
         case.sla_computed_at = at
     if len(cases) == 1:
         cases[0].save(update_fields=[*SLA_COLUMNS, "sla_computed_at", *also])
     elif cases:
         _update_many(cases)
-    return [state for _case, state, _at in done]
+    return [state for _case, state, _at, _calendar in done]
 
 
 def _update_many(cases) -> None:
@@ -310,16 +319,24 @@ def _update_many(cases) -> None:
     fields = [Case._meta.get_field(name) for name in (*SLA_COLUMNS, "sla_computed_at")]
     sql = (f"UPDATE {qn(Case._meta.db_table)} SET "
            + ", ".join(f"{qn(f.column)} = %s" for f in fields) + f" WHERE {qn('id')} = %s")
-    text = connection.vendor == "sqlite"
-    times = {n for n, f in enumerate(fields) if f.get_internal_type() == "DateTimeField"}
+    names = [f.attname for f in fields]
+    if connection.vendor == "sqlite":
+        times = {f.attname for f in fields if f.get_internal_type() == "DateTimeField"}
 
-    def value(n: int, v):
-        if v is None or n not in times or not text:
-            return v
-        return str(v.astimezone(UTC).replace(tzinfo=None))
+        def row(case) -> list:
+            values = []
+            for name in names:
+                v = getattr(case, name)
+                if v is not None and name in times:
+                    v = str((v if v.tzinfo is UTC else v.astimezone(UTC)).replace(tzinfo=None))
+                values.append(v)
+            values.append(case.pk)
+            return values
+    else:
+        def row(case) -> list:
+            return [*(getattr(case, name) for name in names), case.pk]
 
-    params = [[value(n, getattr(case, f.attname)) for n, f in enumerate(fields)] + [case.pk]
-              for case in cases]
+    params = [row(case) for case in cases]
     with connection.cursor() as cursor:
         cursor.executemany(sql, params)
 
@@ -330,10 +347,11 @@ def refresh_sla(case: Case, now: datetime, closed: list | None = None) -> SlaSta
 
 
 def next_sla_event(case: Case, state: SlaState, closed: list,
-                   fired: set | None = None) -> datetime | None:
+                   fired: set | None = None, *, calendar=None) -> datetime | None:
     """The earliest SLA moment of ``case`` the worker has not acted on yet (a warning,
     a breach, an update reminder; :mod:`slpdesk.worker.schedule`), or None."""
-    calendar = case.business_calendar(closed)
+    if calendar is None:
+        calendar = case.business_calendar(closed)
     moments = schedule.moments(state, calendar, case.policy().at_risk_fraction)
     if not moments:
         return None

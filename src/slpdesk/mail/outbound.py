@@ -62,7 +62,9 @@ from email.utils import format_datetime, parseaddr
 from pathlib import Path
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import connections, router
+from django.db.models.constants import OnConflict
+from django.db.models.sql import InsertQuery
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone, translation
@@ -100,7 +102,11 @@ def zone_of(user: User, case: Case | None) -> str:
     candidates = [user.time_zone]
     if case is not None and not user.is_support_staff():
         candidates.append(case.time_zone)
-    candidates.append(settings.TIME_ZONE)
+    return first_zone(*candidates, settings.TIME_ZONE)
+
+
+def first_zone(*candidates: str) -> str:
+    """The first of ``candidates`` that is an IANA zone; UTC when none is."""
     for zone in candidates:
         if zone:
             try:
@@ -209,15 +215,34 @@ def enqueue(kind: str, *, to: User, case: Case | None = None, context: dict | No
                       language=language, zone=zone)
     reply_to = (reply_address(settings.SLPDESK_REPLY_TO, case.pk, to.pk)
                 if case is not None else settings.SLPDESK_REPLY_TO)
-    try:
-        with transaction.atomic():  # a savepoint: a lost race must not spoil the caller's
-            return Outbox.objects.create(
-                message_id=mid, kind=kind, case=case, recipient=to,
-                to_address=to.email.strip(), reply_to=reply_to, language=language,
-                subject=rendered.subject, body_text=rendered.text, body_html=rendered.html,
-                urgent=urgent, next_attempt_at=now, created_at=now)
-    except IntegrityError:  # written before (the Message-ID is unique): once is enough
-        return None
+    row = Outbox(message_id=mid, kind=kind, case=case, recipient=to,
+                 to_address=to.email.strip(), reply_to=reply_to, language=language,
+                 subject=rendered.subject, body_text=rendered.text, body_html=rendered.html,
+                 urgent=urgent, next_attempt_at=now, created_at=now)
+    return row if insert_once(row) else None
+
+
+def insert_once(row: Outbox) -> bool:
+    """INSERT ``row`` unless its Message-ID is written already (then nothing: once is
+    enough), in one statement, ``ON CONFLICT DO NOTHING RETURNING id`` (PostgreSQL,
+    SQLite 3.35+): no savepoint around it, so no extra round trip, and a lost race
+    cannot spoil the caller's transaction. Sets ``row.pk``; False when not written."""
+    fields = [f for f in Outbox._meta.local_concrete_fields if not f.primary_key]
+    query = InsertQuery(Outbox, on_conflict=OnConflict.IGNORE)
+    query.insert_values(fields, [row])
+    connection = connections[router.db_for_write(Outbox)]
+    compiler = query.get_compiler(connection=connection)
+    compiler.returning_fields = [Outbox._meta.pk]
+    ((sql, params),) = compiler.as_sql()
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        got = cursor.fetchone()
+    if got is None:
+        return False
+    row.pk = got[0]
+    row._state.adding = False
+    row._state.db = connection.alias
+    return True
 
 
 # ------------------------------------------------------------------ delivery

@@ -8,6 +8,9 @@ urlpatterns = [
     path("cases/", views.cases, name="cases"),
     path("cases/new/", views.new_case, name="new_case"),
     path("updates/", updates_views.updates, name="updates"),
+    path("statements/", views.statements, name="statements"),
+    path("statements/<str:month>/", views.statement, name="statement"),
+    path("statements/<str:month>/csv/", views.statement_csv, name="statement_csv"),
     path("cases/<str:number>/", views.case_detail, name="case"),
     # POST only: the forms on the case page.
     path("cases/<str:number>/reply/", views.reply, name="reply"),

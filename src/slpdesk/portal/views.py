@@ -17,8 +17,11 @@ from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db import IntegrityError, transaction
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone, translation
+from django.utils.http import urlencode
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
@@ -35,6 +38,7 @@ from slpdesk.desk.models import (
 from slpdesk.desk.publishing import week_text
 from slpdesk.desk.services import DeskError
 from slpdesk.mail import inbound
+from slpdesk.reports.statements import as_csv, month_days
 from slpdesk.sla import SITE_ZONE, CalendarSpec, Policy, get_zone, public_holidays
 from slpdesk.web.views import start_page
 
@@ -150,6 +154,7 @@ def support_regions(sites: list, policy: Policy, now: datetime, closed: dict) ->
         is_open = calendar.is_open(now)
         regions.append({
             "name": name,
+            "feed": feed_link(name, group[0].time_zone),
             "calendar": policy.calendar_names.get(name),
             "sites": group,
             "site_zone": group[0].time_zone,
@@ -161,6 +166,12 @@ def support_regions(sites: list, policy: Policy, now: datetime, closed: dict) ->
             "opens": None if is_open else calendar.next_open(now),
         })
     return regions
+
+
+def feed_link(calendar: str, zone: str) -> str:
+    """The calendar feed of a support calendar in a site's zone, in the viewer's language."""
+    return reverse("calendar_feed", kwargs={"calendar": calendar}) + "?" + urlencode(
+        {"zone": zone, "lang": translation.get_language() or settings.LANGUAGE_CODE})
 
 
 # --------------------------------------------------------------------- home
@@ -489,3 +500,33 @@ def support_now(request) -> dict:
     policy = PolicyVersion.objects.in_force(now).load()
     regions = support_regions(own_sites(user), policy, now, badges.closures_by_calendar())
     return {"support_now": regions, "viewer_zone": timezone.get_current_timezone_name()}
+
+
+# ------------------------------------------------------------------ statements
+@contact_required
+def statements(request):
+    """The monthly SLA statements of the user's own organisation, newest first."""
+    rows = access.statements_for(request.user).filter(
+        organisation_id=request.user.organisation_id).order_by("-month")
+    return render(request, "portal/statements.html", {"statements": rows})
+
+
+@contact_required
+def statement(request, month: str):
+    stmt = access.statement_or_404(request.user, month)
+    return render(request, "portal/statement.html", {
+        "statement": stmt, "figures": stmt.figures,
+        "month_start": statement_month_start(stmt)})
+
+
+@contact_required
+def statement_csv(request, month: str):
+    stmt = access.statement_or_404(request.user, month)
+    response = HttpResponse(as_csv(stmt), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="sla-statement-{stmt.month}.csv"'
+    response["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+def statement_month_start(stmt):
+    return month_days(stmt.month)[0]

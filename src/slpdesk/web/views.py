@@ -98,6 +98,8 @@ def download(request, pk: int):
     """An attachment, always as a download (never rendered inline), if the user may
     see it; otherwise 404."""
     attachment = get_object_or_404(access.attachments_for(request.user), pk=pk)
+    if not attachment.file:  # erased (slpdesk.privacy): the row stays, the file is gone
+        raise Http404("file erased")
     try:
         handle = attachment.file.open("rb")
     except FileNotFoundError:

@@ -36,6 +36,7 @@ from django.db import InterfaceError, OperationalError, close_old_connections, c
 from django.utils import timezone
 
 from slpdesk.desk.models import WorkerHeartbeat
+from slpdesk.privacy import retention
 from slpdesk.webhooks.delivery import handle_one_webhook
 
 from . import steps as steps_mod
@@ -74,11 +75,14 @@ def default_steps() -> list[tuple[str, Step]]:
         ("outbox", steps_mod.handle_one_outbox),
         ("sla", steps_mod.handle_one_sla_event),
         ("recompute", steps_mod.handle_one_recompute_batch),
+        ("statements", steps_mod.handle_statements),
         ("webhooks", handle_one_webhook),
     ]
     inbound = _inbound_step()
     if inbound is not None:
         found.append(("inbound", inbound))
+    # Once a day, with SLPDESK_RETENTION_YEARS set: old cases lose their personal data.
+    found.append(("retention", retention.handle_one_retention))
     return found
 
 

@@ -32,6 +32,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 
 from slpdesk.sla import BusinessCalendar, SlaState
 from slpdesk.sla.clocks import ClockState, is_at_risk
@@ -59,6 +60,7 @@ class Moment:
         return (self.kind, self.clock, self.due)
 
 
+@lru_cache(maxsize=256)  # a few targets per policy; pure
 def at_risk_used(target: int, fraction: float) -> int:
     """The business seconds used at which a clock becomes at risk: the least whole
     ``used`` that the engine's :func:`~slpdesk.sla.clocks.is_at_risk` calls at risk

@@ -30,6 +30,7 @@ from slpdesk.desk import services
 from slpdesk.desk.models import CalendarClosure, Case, Claimable, Outbox, SlaNotice
 from slpdesk.mail import notifications, outbound
 from slpdesk.mail.transport import SendError
+from slpdesk.reports import statements
 from slpdesk.sla import SlaState
 from slpdesk.webhooks import events as hooks
 
@@ -67,6 +68,8 @@ class Context:
     #: Writes that failed because the database went away after the work was done
     #: (a mail sent, not yet marked sent): the loop retries them first.
     unfinished: list[Callable[[], object]] = field(default_factory=list)
+    #: When this worker last looked for monthly SLA statements that are due.
+    statements_checked_at: datetime | None = None
 
     def say(self, text: str, **fields) -> None:
         log.info("%s", text, extra={"worker": self.name, **fields})
@@ -300,3 +303,24 @@ def fire_notices(case: Case, state: SlaState, now: datetime) -> list[SlaNotice]:
         hooks.sla_notice(case, notice, breach=kind == breach, now=now)
         fired.append(notice)
     return fired
+
+
+# ------------------------------------------------------------------ statements
+#: How often a worker looks for monthly SLA statements that are due (each is sent once).
+STATEMENTS_EVERY = timedelta(hours=1)
+
+
+def handle_statements(now: datetime, ctx: Context | None = None) -> bool:
+    """At most once an hour: send last month's SLA statements of the organisations whose
+    first business day of this month has begun (:func:`statements.send_due`). Returns
+    False: the check is never a reason to skip the pause between rounds."""
+    ctx = ctx or _DEFAULT
+    if (ctx.statements_checked_at is not None
+            and now - ctx.statements_checked_at < STATEMENTS_EVERY):
+        return False
+    ctx.statements_checked_at = now
+    for outcome in statements.send_due(now):
+        if outcome.sent:
+            ctx.say("SLA statement written to the outbox", organisation=outcome.organisation.pk,
+                    month=outcome.month)
+    return False
