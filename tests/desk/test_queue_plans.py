@@ -73,6 +73,10 @@ def sorts(text: str) -> bool:
 def test_each_view_of_the_queue_reads_its_index_in_order(desk):
     agent = desk["agents"][3]
     for (view, status), index in ORDERED.items():
+        if connection.vendor != "sqlite":
+            # PostgreSQL may find the few open cases of a desk this small through the
+            # tab counts' index (status, assignee) and sort them: see sorts().
+            index = (*index, "case_queue_counts")
         text = plan(queue_ids(agent, view, status))
         assert any(name in text for name in index), (view, status, text)
         assert not full_scan(text), (view, status, text)
