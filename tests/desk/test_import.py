@@ -224,7 +224,9 @@ def test_past_sla_moments_are_settled_not_mailed(cast, clock, capsys, tmp_path):
             case.response_state) == (due, "open", due, "breached")
     fired = set(SlaNotice.objects.values_list("kind", "clock", "due"))
     assert ("breached", "response", due) in fired
-    assert case.next_sla_event_at is None or case.next_sla_event_at > clock.now
+    # Both clocks breached before the import (Friday) and no update is owed before a
+    # first contact: nothing is left for the worker to fire.
+    assert case.next_sla_event_at is None
     assert audit.audit(clock.now).differ == 0
     from slpdesk.worker.steps import handle_one_sla_event
 
