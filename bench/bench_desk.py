@@ -69,17 +69,33 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=20, help=argparse.SUPPRESS)
     parser.add_argument("--serve-report", help=argparse.SUPPRESS)  # the report's process
     args = parser.parse_args()
-    if args.engine == "sqlite":
+    if args.serve_report:
+        if not use_engine("bench desk", args.engine):
+            return 2
+        return serve_report(json.loads(args.serve_report))
+    return on_fresh_desk("bench desk", args.engine, lambda: run(args))
+
+
+def use_engine(name: str, engine: str) -> bool:
+    """Point slpdesk at ``engine`` (PostgreSQL: SLPDESK_DATABASE_URL must name it)."""
+    if engine == "sqlite":
         os.environ.pop("SLPDESK_DATABASE_URL", None)
     elif not os.environ.get("SLPDESK_DATABASE_URL", "").startswith("postgres"):
-        print("bench desk: --engine postgresql needs SLPDESK_DATABASE_URL=postgres://…",
+        print(f"{name}: --engine postgresql needs SLPDESK_DATABASE_URL=postgres://…",
               file=sys.stderr)
-        return 2
+        return False
     os.environ.pop("DJANGO_SETTINGS_MODULE", None)
-    if args.serve_report:
-        return serve_report(json.loads(args.serve_report))
-    data_dir = tempfile.mkdtemp(prefix="slpdesk-bench-desk-")
-    os.environ["SLPDESK_DATA_DIR"] = data_dir
+    return True
+
+
+def on_fresh_desk(name: str, engine: str, body, data_dir: str | None = None) -> int:
+    """On ``engine`` and a data directory (a temporary one, removed afterwards, unless
+    ``data_dir`` is given), migrate and return ``body()``. Shared by the desk and the
+    queue benchmarks."""
+    if not use_engine(name, engine):
+        return 2
+    directory = data_dir or tempfile.mkdtemp(prefix=f"slpdesk-{name.replace(' ', '-')}-")
+    os.environ["SLPDESK_DATA_DIR"] = directory
     try:
         from slpdesk import server
 
@@ -87,9 +103,10 @@ def main() -> int:
         from django.core.management import call_command
 
         call_command("migrate", interactive=False, verbosity=0)
-        return run(args)
+        return body()
     finally:
-        shutil.rmtree(data_dir, ignore_errors=True)
+        if not data_dir:
+            shutil.rmtree(directory, ignore_errors=True)
 
 
 def cpu_seconds() -> float:

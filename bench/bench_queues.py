@@ -26,10 +26,8 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
 import statistics
 import sys
-import tempfile
 import time
 from datetime import UTC, datetime
 
@@ -146,26 +144,9 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--data-dir", help=argparse.SUPPRESS)  # reuse a loaded desk
     args = parser.parse_args()
-    if args.engine == "sqlite":
-        os.environ.pop("SLPDESK_DATABASE_URL", None)
-    elif not os.environ.get("SLPDESK_DATABASE_URL", "").startswith("postgres"):
-        print("bench queues: --engine postgresql needs SLPDESK_DATABASE_URL=postgres://…",
-              file=sys.stderr)
-        return 2
-    os.environ.pop("DJANGO_SETTINGS_MODULE", None)
-    data_dir = args.data_dir or tempfile.mkdtemp(prefix="slpdesk-bench-queues-")
-    os.environ["SLPDESK_DATA_DIR"] = data_dir
-    try:
-        from slpdesk import server
+    from bench_desk import on_fresh_desk
 
-        server.setup()
-        from django.core.management import call_command
-
-        call_command("migrate", interactive=False, verbosity=0)
-        return run(args)
-    finally:
-        if not args.data_dir:
-            shutil.rmtree(data_dir, ignore_errors=True)
+    return on_fresh_desk("bench queues", args.engine, lambda: run(args), args.data_dir)
 
 
 def run(args) -> int:
