@@ -26,6 +26,7 @@ from slpdesk.reports import compute
 from slpdesk.reports.data import Period, replay_period
 from slpdesk.reports.facts import fact_rows, narrowing, report_from_facts, selected
 from slpdesk.reports.simulate import simulate
+from slpdesk.sla import replay
 
 KOLKATA = ZoneInfo("Asia/Kolkata")
 
@@ -321,3 +322,48 @@ def test_a_draft_row_taken_from_the_own_replay_is_the_draft_replay(db):
     assert reused[2] == reused[6] == 0
     assert all(0 < reused[k] < 600 for k in (1, 3, 5, 7)), reused
     assert reused[0] == reused[4] == 600 - sum(r.error != "" for r in own)
+
+
+def test_the_simulator_from_the_stored_facts_equals_the_simulator_replaying_both(db,
+                                                                            monkeypatch):
+    """The simulator's current column comes from the stored facts (replayed only where
+    they are not computed) and the draft column reuses them where the draft cannot
+    change a case: every figure of both columns and every change equal those of
+    replaying every case under both, for drafts that change one priority's target,
+    a calendar's hours, the at-risk fraction or nothing, at several ``now``s
+    (the last events', days and months later)."""
+    from slpdesk.reports.simulate import _fold, merge_parts
+    from slpdesk.sla import policy_from_text, shipped_policy_text
+
+    now = ny(2026, 11, 20, 15, 7)
+    load(500, now, seed=19)
+    Case.objects.filter(pk__in=Case.objects.order_by("pk").values("pk")[:7]).update(
+        response_outcome="")  # facts not computed yet: these are replayed
+    text = shipped_policy_text()
+    drafts = [text, text.replace('response = "24h"', 'response = "12h"'),
+              text.replace('at_risk_fraction = 0.25', 'at_risk_fraction = 0.3'),
+              text.replace('"09:00-17:00"', '"09:00-16:00"')]
+    assert len({*drafts}) == 4
+    year = Period(date(2025, 11, 1), date(2026, 11, 30), NY, "America/New_York")
+    changed = 0
+    for later in (timedelta(0), timedelta(days=3), timedelta(days=90)):
+        for draft_text in drafts:
+            draft = policy_from_text(draft_text)
+            runs = [merge_parts(draft, year, [_fold(year, replay_period(
+                Case.objects.all(), year, now + later, (None, draft), facts=facts))])
+                for facts in (False, True)]
+            replaying, from_facts = runs
+            assert figures(from_facts.current) == figures(replaying.current)
+            assert figures(from_facts.proposed) == figures(replaying.proposed)
+            assert from_facts.as_dict() == replaying.as_dict()
+            assert from_facts.current.cases == 500 and from_facts.current.errors == []
+            changed += len(from_facts.changes)
+    assert changed  # some drafts change some cases
+    # And the facts were used: under a draft that changes nothing, only the seven
+    # cases without facts are replayed.
+    from slpdesk.reports import data
+
+    replays = []
+    monkeypatch.setattr(data, "replay", lambda *a, **k: replays.append(1) or replay(*a, **k))
+    replay_period(Case.objects.all(), year, now, (None, policy_from_text(text)), facts=True)
+    assert len(replays) == 7

@@ -9,6 +9,12 @@ class DeskConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
+        from django.conf import settings
+
         from . import search
 
         search.connect()
+        if settings.DATABASES["default"]["ENGINE"].endswith("sqlite3"):
+            from slpdesk import sqlite_times
+
+            sqlite_times.install()

@@ -28,6 +28,7 @@ from itertools import groupby
 from operator import itemgetter
 from typing import NamedTuple
 
+from django.core.exceptions import EmptyResultSet
 from django.db import connections
 from django.db.models import QuerySet
 
@@ -87,11 +88,15 @@ def _agent(username: str | None, first: str | None, last: str | None) -> str:
 
 
 class _Calendars:
-    """Compiled calendars with the stored closures, cached per (policy, name, zone)."""
+    """Compiled calendars with the stored closures, cached per (policy, name, zone),
+    and the policy versions, loaded once each (:meth:`version`). One of these may
+    serve many calls of :func:`replay_period` (the chunks a forked process replays):
+    each calendar is then compiled once per process."""
 
     def __init__(self) -> None:
         self.closed = closures_by_calendar()
         self.cache: dict[tuple, BusinessCalendar] = {}
+        self.versions: dict[int, Policy] = {}
 
     def get(self, policy: Policy, name: str, zone: str) -> BusinessCalendar:
         key = (id(policy), name, zone)
@@ -101,6 +106,17 @@ class _Calendars:
                                                              self.closed.get(name, []))
         return cal
 
+    def load_versions(self, ids) -> dict[int, Policy]:
+        """The policy versions ``ids`` (and those loaded before), by id."""
+        missing = set(ids) - self.versions.keys()
+        if missing:
+            self.versions.update((v.pk, v.load()) for v in PolicyVersion.objects.filter(
+                pk__in=missing))
+        return self.versions
+
+    def version(self, pk: int) -> Policy:
+        return self.load_versions((pk,))[pk]
+
 
 def _clock(c) -> Clock:
     return Clock(c.state, c.business_seconds, c.target_seconds, c.started, c.due, c.stopped)
@@ -109,12 +125,20 @@ def _clock(c) -> Clock:
 def replay_period(cases: QuerySet, period: Period, now: datetime,
                   policies: Sequence[Policy | None] = (None,), *,
                   progress: Callable[[int], None] | None = None,
-                  total: Callable[[int], None] | None = None) -> list[list[CaseRow]]:
+                  total: Callable[[int], None] | None = None,
+                  facts: bool = False,
+                  calendars: _Calendars | None = None) -> list[list[CaseRow]]:
     """Replay every case of ``cases`` received in ``period`` at ``now``, once per entry
     of ``policies``: ``None`` is each case's own policy version (what the desk
     shows), a :class:`Policy` a draft applied to every case as if it had been in
     force (its targets, intervals, calendars and calendar rules: a case's calendar
     follows from its site's country under the draft, C3).
+
+    With ``facts``, a case's row under its own version is read from its stored SLA
+    facts (:func:`slpdesk.reports.facts.fact_rows`, what the compliance report
+    counts and equal to the replay in every figure) instead of replayed; a case
+    whose facts are not computed yet is replayed. ``calendars``: compiled calendars
+    and policy versions to reuse (default: new ones).
 
     Returns one list of rows per entry, in the order of the case ids. A case that
     cannot be replayed under a policy gets a row with ``error`` set.
@@ -134,14 +158,19 @@ def replay_period(cases: QuerySet, period: Period, now: datetime,
                                       .values_list("case_id", "level", "acknowledged_at")
                                       .iterator(chunk_size=CHUNK)):
             escalations.setdefault(case_id, []).append((level, acked is not None))
-    versions = {v.pk: v.load() for v in PolicyVersion.objects.filter(
-        pk__in={values[-1] for values in info.values()})}
-    calendars = _Calendars()
+    calendars = calendars or _Calendars()
+    versions = calendars.load_versions({values[-1] for values in info.values()})
     same: dict[tuple, frozenset[str]] = {}
     out: list[list[CaseRow]] = [[] for _ in policies]
     if not info:
         return out
 
+    stored: dict[int, CaseRow] = {}
+    if facts:
+        from .facts import fact_rows
+
+        stored = {row.id: row for row in fact_rows(cases, None, now, calendars=calendars)
+                  if not row.error}
     events = _event_rows(CaseEvent.objects.filter(case__in=cases, type__in=SLA_TYPES)
                          .order_by("case_id", "at", "id").values_list(*EVENT_FIELDS))
     done = 0
@@ -158,6 +187,10 @@ def replay_period(cases: QuerySet, period: Period, now: datetime,
         case_now = max(now, sla_events[-1].at)
         own = None  # the row under the case's own version, once replayed
         for k, policy in enumerate(policies):
+            if policy is None and case_id in stored:
+                own = stored[case_id]
+                out[k].append(own)
+                continue
             how = "" if policy is None or own is None or own.error else \
                 _replays_alike(same, versions[values[-1]], policy, values[5], values[6],
                                sla_events)
@@ -249,25 +282,39 @@ class _Event(NamedTuple):
     resolution: str | None
 
 
-def _event_rows(qs: QuerySet):
-    """The rows of ``qs`` (``values_list``, a time second), streamed. On SQLite read
-    with the driver's cursor, the times made aware here as Django does (UTC):
-    Django's per-value converters are most of the cost of reading a year's events
-    through the ORM."""
+def fast_values(qs: QuerySet, times: Sequence[int]):
+    """The rows of ``qs`` (``values_list``; the columns at ``times`` are date-times),
+    streamed (as lists on SQLite). On SQLite read with the driver's cursor, the times
+    made aware here as Django does (UTC): Django's per-value converters are most of
+    the cost of reading a year's events or facts through the ORM. Only for columns
+    that need no other converter (text, integers, times)."""
     connection = connections[qs.db]
     if connection.vendor != "sqlite":
         yield from qs.iterator(chunk_size=CHUNK)
         return
-    sql, params = qs.query.sql_with_params()
+    try:
+        sql, params = qs.query.sql_with_params()
+    except EmptyResultSet:  # a filter that matches nothing (``pk__in=[]``)
+        return
     parse = datetime.fromisoformat
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         while rows := cursor.fetchmany(CHUNK):
             for row in rows:
-                at = row[1]  # the driver's converter parsed it (naive UTC), or text
-                if at.__class__ is str:
-                    at = parse(at)
-                yield (row[0], at if at.tzinfo else at.replace(tzinfo=UTC), *row[2:])
+                row = list(row)
+                for k in times:
+                    at = row[k]  # the driver's converter parsed it (naive UTC), or text
+                    if at is not None:
+                        if at.__class__ is str:
+                            at = parse(at)
+                        row[k] = at if at.tzinfo else at.replace(tzinfo=UTC)
+                yield row
+
+
+def _event_rows(qs: QuerySet):
+    """The rows of ``qs`` (``values_list``, a time second), streamed
+    (:func:`fast_values`)."""
+    return fast_values(qs, (1,))
 
 
 def _row(values: tuple, events: list[Event], draft: Policy | None,
@@ -321,7 +368,8 @@ def _replay_range(bounds: tuple[int, int]):
     job = _JOB
     try:
         rows = replay_period(job["cases"].filter(pk__gte=lo, pk__lte=hi), job["period"],
-                             job["now"], job["policies"])
+                             job["now"], job["policies"], facts=job["facts"],
+                             calendars=job["calendars"])
         return rows if job["fold"] is None else (len(rows[0]), job["fold"](rows))
     finally:
         connections.close_all()
@@ -331,13 +379,14 @@ def replay_period_folded(cases: QuerySet, period: Period, now: datetime,
                          policies: Sequence[Policy | None], fold: Callable, *,
                          processes: int | None = None,
                          progress: Callable[[int], None] | None = None,
-                         total: Callable[[int], None] | None = None) -> list:
+                         total: Callable[[int], None] | None = None,
+                         facts: bool = False) -> list:
     """:func:`replay_period` on every core, each process handing back not its rows
     but ``fold(rows)`` (one list of rows per policy: say, their tallies), so that
     little crosses between processes. Returns the folds of consecutive chunks of
     cases in id order (one chunk when it runs in this process)."""
     return replay_period_parallel(cases, period, now, policies, processes=processes,
-                                  progress=progress, total=total, fold=fold)
+                                  progress=progress, total=total, fold=fold, facts=facts)
 
 
 def replay_period_parallel(cases: QuerySet, period: Period, now: datetime,
@@ -345,7 +394,7 @@ def replay_period_parallel(cases: QuerySet, period: Period, now: datetime,
                            processes: int | None = None,
                            progress: Callable[[int], None] | None = None,
                            total: Callable[[int], None] | None = None,
-                           fold: Callable | None = None) -> list:
+                           fold: Callable | None = None, facts: bool = False) -> list:
     """:func:`replay_period` on every core: the period's cases split by id into
     ranges, each replayed in a forked process (its own database connection), the
     rows put back in id order. Same rows, same order; in one process when there
@@ -357,14 +406,18 @@ def replay_period_parallel(cases: QuerySet, period: Period, now: datetime,
     ids = list(cases.filter(received_at__gte=start, received_at__lt=end).order_by("id")
                .values_list("id", flat=True))
     if processes < 2 or len(ids) < PARALLEL_FROM or not _can_fork(cases):
-        rows = replay_period(cases, period, now, policies, progress=progress, total=total)
+        rows = replay_period(cases, period, now, policies, progress=progress, total=total,
+                             facts=facts)
         return rows if fold is None else [fold(rows)]
     if total is not None:
         total(len(ids))
     parts = processes * 4  # smaller pieces even out the cores and move the progress bar
     step = -(-len(ids) // parts)
     ranges = [(ids[k], ids[min(k + step, len(ids)) - 1]) for k in range(0, len(ids), step)]
-    _JOB.update(cases=cases, period=period, now=now, policies=policies, fold=fold)
+    # One cache per process, kept from chunk to chunk (each process compiles a
+    # calendar once); the closures are read here, once.
+    _JOB.update(cases=cases, period=period, now=now, policies=policies, fold=fold,
+                facts=facts, calendars=_Calendars())
     connections.close_all()  # the children open their own
     out: list = [[] for _ in policies] if fold is None else []
     try:

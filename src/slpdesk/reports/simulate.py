@@ -62,10 +62,13 @@ def simulate(cases: QuerySet, period: Period, draft: Policy, now: datetime, *,
     on ``processes`` cores (default: every one;
     :func:`~slpdesk.reports.data.replay_period_folded`): each process tallies its
     chunk of cases under both and compares them, and the chunks' tallies and
-    changes are merged in case order - the same figures and changes as one pass."""
+    changes are merged in case order - the same figures and changes as one pass.
+    The current column is what the compliance report counts: each case's stored SLA
+    facts (replayed only where they are not computed yet); the draft's column is
+    replayed, and reuses the current row where the draft cannot change it."""
     parts = replay_period_folded(cases, period, now, (None, draft),
                                  partial(_fold, period), processes=processes,
-                                 progress=progress, total=total)
+                                 progress=progress, total=total, facts=True)
     return merge_parts(draft, period, parts)
 
 
