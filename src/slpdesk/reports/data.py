@@ -24,7 +24,7 @@ import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
-from itertools import groupby
+from itertools import chain, groupby
 from operator import itemgetter
 from typing import NamedTuple
 
@@ -55,6 +55,7 @@ CASE_FIELDS = (
     "assignee__username", "assignee__first_name", "assignee__last_name", "status",
     "policy_version_id",
 )
+_CASE_TIMES = (CASE_FIELDS.index("received_at"),)
 EVENT_FIELDS = ("case_id", "at", "type", "priority", "kind", "resolution")
 SLA_TYPES = sorted(CaseEvent.SLA_TYPES)
 CHUNK = 5000
@@ -148,8 +149,8 @@ def replay_period(cases: QuerySet, period: Period, now: datetime,
     start, end = period.bounds
     cases = cases.filter(received_at__gte=start, received_at__lt=end)
     info = {}
-    for values in cases.order_by("id").values_list(*CASE_FIELDS).iterator(chunk_size=CHUNK):
-        info[values[0]] = values
+    for values in fast_values(cases.order_by("id").values_list(*CASE_FIELDS), _CASE_TIMES):
+        info[values[0]] = tuple(values)
     if total is not None:
         total(len(info))
     escalations: dict[int, list[tuple[int, bool]]] = {}
@@ -171,10 +172,24 @@ def replay_period(cases: QuerySet, period: Period, now: datetime,
 
         stored = {row.id: row for row in fact_rows(cases, None, now, calendars=calendars)
                   if not row.error}
-    events = _event_rows(CaseEvent.objects.filter(case__in=cases, type__in=SLA_TYPES)
-                         .order_by("case_id", "at", "id").values_list(*EVENT_FIELDS))
+    # Cases whose stored row is every policy's row (each draft replays them alike, by
+    # the priorities their events name): their event logs are not read at all.
+    alike = _alike_under_all(cases, stored, info, versions, policies, same)
+    events = _event_rows_of(cases, None if not alike else
+                            sorted(info.keys() - alike))
     done = 0
-    for case_id, group in groupby(events, key=itemgetter(0)):
+    pending = iter(sorted(alike))
+    next_alike = next(pending, None)
+    for case_id, group in chain(groupby(events, key=itemgetter(0)), [(None, ())]):
+        while next_alike is not None and (case_id is None or next_alike < case_id):
+            for rows in out:
+                rows.append(stored[next_alike])
+            next_alike = next(pending, None)
+            done += 1
+            if progress is not None and done % 1000 == 0:
+                progress(1000)
+        if case_id is None:
+            break
         values = info.get(case_id)
         if values is None:  # received in the period after the first query
             continue
@@ -193,7 +208,7 @@ def replay_period(cases: QuerySet, period: Period, now: datetime,
                 continue
             how = "" if policy is None or own is None or own.error else \
                 _replays_alike(same, versions[values[-1]], policy, values[5], values[6],
-                               sla_events)
+                               _codes(sla_events))
             if how == "same":
                 row = own
             elif how == "response":
@@ -244,15 +259,64 @@ def _alike_priorities(version: Policy, draft: Policy,
     return frozenset(alike), frozenset(alike | response)
 
 
+def _codes(events: list) -> set:
+    """The priorities a case's events name (as received or assigned)."""
+    return {ev.priority for ev in events if ev.type in _PRIORITY_TYPES}
+
+
+#: Case ids per query of :func:`_event_rows_of` (under SQLite's limit of variables).
+IDS_PER_QUERY = 10_000
+
+
+def _event_rows_of(cases: QuerySet, ids: list[int] | None):
+    """The SLA event rows of ``cases`` (of the cases ``ids`` only, in id order, when
+    given), ordered by case, time and id (:func:`_event_rows`)."""
+    qs = CaseEvent.objects.filter(type__in=SLA_TYPES).order_by("case_id", "at", "id")
+    if ids is None:
+        return _event_rows(qs.filter(case__in=cases).values_list(*EVENT_FIELDS))
+    return chain.from_iterable(
+        _event_rows(qs.filter(case_id__in=ids[k:k + IDS_PER_QUERY])
+                    .values_list(*EVENT_FIELDS))
+        for k in range(0, len(ids), IDS_PER_QUERY))
+
+
+def _alike_under_all(cases: QuerySet, stored: dict, info: dict, versions: dict,
+                     policies: Sequence[Policy | None], cache: dict) -> set[int]:
+    """The cases with a stored row (``stored``) that every policy of ``policies``
+    replays alike (``None``, the case's own version, does by definition; a draft
+    when :func:`_replays_alike` says ``"same"``), judged by the priorities all their
+    ``received`` and ``priority_assigned`` events name - a superset of those
+    replay reads (it stops at an exclusion), so never "same" wrongly. Only cases
+    with such events (those with none are left to the event loop, which skips a
+    case without SLA events as before)."""
+    if not stored:
+        return set()
+    drafts = [p for p in policies if p is not None]
+    codes: dict[int, set] = {}
+    for case_id, priority in fast_values(CaseEvent.objects.filter(
+            case__in=cases, type__in=_PRIORITY_TYPES).values_list("case_id", "priority"), ()):
+        codes.setdefault(case_id, set()).add(priority or None)
+    out = set()
+    for case_id, named in codes.items():
+        values = info.get(case_id)
+        if values is None or case_id not in stored:
+            continue
+        version = versions[values[-1]]
+        if all(_replays_alike(cache, version, draft, values[5], values[6], named) == "same"
+               for draft in drafts):
+            out.add(case_id)
+    return out
+
+
 def _replays_alike(cache: dict, version: Policy, draft: Policy, name: str, country: str,
-                   events: list) -> str:
+                   codes: set) -> str:
     """How the case (on calendar ``name`` under its own ``version``, its site in
-    ``country``, with ``events``) replays under ``draft``: ``"same"`` to the same
-    row (the draft gives it the same calendar and every priority its events name
-    replays alike, :func:`_alike_priorities`, so ``replay`` and ``update_figures``
-    compute the same from the same inputs), ``"response"`` the same but for the
-    response clock, else ``""``. Only for a row without an error (the error texts
-    may name the policy)."""
+    ``country``, its events naming the priorities ``codes``) replays under
+    ``draft``: ``"same"`` to the same row (the draft gives it the same calendar and
+    every priority its events name replays alike, :func:`_alike_priorities`, so
+    ``replay`` and ``update_figures`` compute the same from the same inputs),
+    ``"response"`` the same but for the response clock, else ``""``. Only for a
+    row without an error (the error texts may name the policy)."""
     key = (id(version), id(draft), name)
     found = cache.get(key)
     if found is None:
@@ -265,7 +329,6 @@ def _replays_alike(cache: dict, version: Policy, draft: Policy, name: str, count
             return ""
     except PolicyError:  # pragma: no cover - calendar rules are validated
         return ""
-    codes = {ev.priority for ev in events if ev.type in _PRIORITY_TYPES}
     if codes <= alike:
         return "same"
     return "response" if codes <= response else ""
