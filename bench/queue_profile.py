@@ -45,7 +45,7 @@ def run(args) -> int:
 
     if args.analyze:
         with connection.cursor() as cursor:
-            cursor.execute("ANALYZE")
+            cursor.execute("ANALYZE" if connection.vendor == "sqlite" else "VACUUM (ANALYZE)")
             if connection.vendor == "sqlite":
                 cursor.execute("PRAGMA optimize")
     client = Client(HTTP_HOST="127.0.0.1")
@@ -71,9 +71,11 @@ def run(args) -> int:
             cpus.append((time.process_time() - cpu) * 1000)
         queries = [(sql, params) for sql, params in captured
                    if not sql.upper().startswith(control)]
+        selects = [(sql, params) for sql, params in queries
+                   if sql.lstrip().upper().startswith("SELECT")]
         each = []
         with connection.cursor() as cursor:
-            for sql, params in queries:
+            for sql, params in selects:
                 times = []
                 for _ in range(args.runs):
                     start = time.perf_counter()
