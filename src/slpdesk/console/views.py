@@ -132,11 +132,12 @@ def _urgent(now) -> Q:
 def _tab_counts(user) -> dict[str, int]:
     """Each view's number of cases not yet resolved, in one query."""
     mine, unassigned = Q(assignee=user), Q(assignee__isnull=True)
-    # (read from the index case_queue_counts alone, never from the cases' rows)
+    # (read from the index case_queue_counts alone, never from the cases' rows:
+    # the count of a column of it, never null: the id is none on PostgreSQL)
     return Case.objects.filter(status__in=OPEN_STATUSES).aggregate(
-        focus=Count("pk", filter=mine | unassigned), mine=Count("pk", filter=mine),
-        unassigned=Count("pk", filter=unassigned), all=Count("pk"),
-        escalated=Count("pk", filter=Q(escalation_level__gt=0)))
+        focus=Count("status", filter=mine | unassigned), mine=Count("status", filter=mine),
+        unassigned=Count("status", filter=unassigned), all=Count("status"),
+        escalated=Count("status", filter=Q(escalation_level__gt=0)))
 
 
 def _column(name: str) -> str:
