@@ -38,8 +38,10 @@ ORDERED = {
     # running clocks put them first in it)
     ("mine", "open"): ("case_queue_mine", "case_queue_assignee"),
     ("unassigned", "open"): ("case_queue_mine", "case_queue_assignee"),  # assignee IS NULL
-    ("mine", "any"): ("case_queue_assignee",),
-    ("unassigned", "any"): ("case_queue_assignee",),
+    # (PostgreSQL may read case_queue_any in order for the unassigned, a fifth of
+    # the cases: the page still stops early and sorts nothing)
+    ("mine", "any"): ("case_queue_assignee", "case_queue_any"),
+    ("unassigned", "any"): ("case_queue_assignee", "case_queue_any"),
     ("escalated", "any"): ("case_queue_escalated_any", "case_queue_any"),
     ("escalated", "open"): ("case_queue_escalated", "case_queue_any"),
     ("all", "any"): ("case_queue_any",),
