@@ -738,10 +738,6 @@ class Case(models.Model):
             models.Index(fields=["next_update_due"], name="case_next_update_due"),
             # services.recompute_calendar(): the open cases of one calendar (C4).
             models.Index(fields=["calendar", "status"], name="case_calendar_status"),
-            # The console's queues: mine / escalated, due soonest first.
-            models.Index(fields=["assignee", "earliest_due"], name="case_assignee_due"),
-            models.Index(fields=["escalation_level", "earliest_due"],
-                         name="case_escalation_due"),
             # The console's queue (console.views.queue_ids), due soonest first: one
             # index per view of the cases not yet resolved, shaped to give the order
             # so no plan reads and sorts every case; then per status, and any status.
@@ -756,6 +752,18 @@ class Case(models.Model):
             models.Index(fields=["status", "queue_due", "received_at", "id"],
                          name="case_queue_status"),
             models.Index(fields=["queue_due", "received_at", "id"], name="case_queue_any"),
+            # (mine and unassigned over any status; the escalated over any status: a
+            # partial index, so that no plan finds the escalated cases not yet
+            # resolved through every escalated case and their rows)
+            models.Index(fields=["assignee", "queue_due", "received_at", "id"],
+                         name="case_queue_assignee"),
+            models.Index(fields=["queue_due", "received_at", "id"],
+                         condition=Q(escalation_level__gt=0),
+                         name="case_queue_escalated_any"),
+            # A priority filter or order over the cases not yet resolved: the cases of
+            # one priority in the order due, and their number, from this index alone.
+            models.Index(SORT_PRIORITY, "queue_due", "received_at", "id",
+                         condition=QUEUE_OPEN, name="case_queue_open_priority"),
             # The queue's other orders (console.views.QUEUE_SORTS), read backwards for
             # the newest first, over any status: a view of a few cases (mine,
             # escalated, a status) sorts what its own index found; the rest read these
