@@ -31,13 +31,13 @@ from django.db.models import Case as SqlCase
 from django.db.models import (
     CharField,
     Count,
-    Exists,
     F,
     IntegerField,
     Min,
     OuterRef,
     Q,
     QuerySet,
+    Subquery,
     Sum,
     Value,
     When,
@@ -46,7 +46,7 @@ from django.utils.translation import gettext as _
 
 from slpdesk.desk.models import Escalation, Organisation, User
 
-from .compute import CLOCKS, CaseRow, Clock, Report, Tally, months_between
+from .compute import CLOCKS, OUTCOMES, CaseRow, Clock, Report, Tally, months_between
 from .data import Period, _agent, _Calendars, fast_values
 
 
@@ -57,16 +57,40 @@ def _outcome(clock: str, now: datetime) -> SqlCase:
                  default=F(f"{clock}_outcome"), output_field=CharField())
 
 
-def _month(period: Period) -> SqlCase:
+def _month(period: Period, numbered: bool = False) -> SqlCase:
     """The month of ``received_at`` in the viewer's zone: the period's month starts
-    as instants, compared in SQL."""
+    as instants, compared in SQL (``numbered``: the month's position in the period)."""
     months = months_between(period.first, period.last)
     whens = []
-    for month, following in zip(months, months[1:], strict=False):
+    for k, (month, following) in enumerate(zip(months, months[1:], strict=False)):
         y, m = map(int, following.split("-"))
         start = datetime.combine(date(y, m, 1), time(0), tzinfo=period.tz).astimezone(UTC)
-        whens.append(When(received_at__lt=start, then=Value(month)))
+        whens.append(When(received_at__lt=start, then=Value(k if numbered else month)))
+    if numbered:
+        return SqlCase(*whens, default=Value(len(months) - 1), output_field=IntegerField())
     return SqlCase(*whens, default=Value(months[-1]), output_field=CharField())
+
+
+#: The codes of :func:`_outcome_code`: an outcome's position in OUTCOMES, or these.
+_CODE_PENDING, _CODE_UNKNOWN = 7, 6
+
+
+def _outcome_code(clock: str, now: datetime) -> SqlCase:
+    """:func:`_outcome` as a number (SQLite sorts a grouping by small numbers much
+    faster than by texts): the outcome's position in ``OUTCOMES``; for the response
+    clock, :data:`_CODE_PENDING` for a case whose facts are not computed yet."""
+    whens = [When(**{NOT_COMPUTED: ""}, then=Value(_CODE_PENDING))] \
+        if clock == "response" else []
+    whens.append(When(**{f"{clock}_open_due__lt": now},
+                      then=Value(OUTCOMES.index("breached"))))
+    whens += [When(**{f"{clock}_outcome": o}, then=Value(k)) for k, o in enumerate(OUTCOMES)]
+    return SqlCase(*whens, default=Value(_CODE_UNKNOWN), output_field=IntegerField())
+
+
+def _decode(code: int) -> str:
+    if code >= len(OUTCOMES):
+        raise ValueError(f"a stored SLA outcome that is none of {OUTCOMES}")
+    return OUTCOMES[code]
 
 
 def _late(now: datetime) -> SqlCase:
@@ -131,33 +155,49 @@ def _groups(qs: QuerySet, period: Period, now: datetime):
     the cases whose clock was measured). On PostgreSQL one pass over the cases
     (``GROUPING SETS``), elsewhere one grouped query per grouping, each read from
     the covering index ``case_report_facts``."""
-    rows = qs.annotate(ro=_outcome("response", now), so=_outcome("resolution", now),
-                       pending=_PENDING)
     connection = connections[qs.db]
     if connection.vendor == "postgresql":
-        yield from _grouping_sets(rows.annotate(month=_month(period), late=_late(now),
-                                                on_time=_ON_TIME), connection)
+        yield from _grouping_sets(qs.annotate(
+            ro=_outcome("response", now), so=_outcome("resolution", now), pending=_PENDING,
+            month=_month(period), late=_late(now), on_time=_ON_TIME), connection)
         return
-    # Read with the driver's cursor (:func:`fast_values`): texts and integers only.
-    cases = (rows.annotate(month=_month(period), late=_late(now))
-             .values(*_KEYS[_BY_CASES], "pending")
+    # Elsewhere (SQLite) one grouped query per grouping, each read with the driver's
+    # cursor (:func:`fast_values`: integers and texts only), each grouped by small
+    # numbers where it can: the month's position and the outcomes' codes in one.
+    codes = qs.annotate(roc=_outcome_code("response", now),
+                        soc=_outcome_code("resolution", now))
+    months = months_between(period.first, period.last)
+    cases = (codes.annotate(code=(_month(period, numbered=True) * 8 + F("roc")) * 8 + F("soc"),
+                            late=_late(now))
+             .values("sla_priority", "code", "assignee_id")
              .annotate(n=Count("*"), owed=Sum("updates_owed"), missed=Sum("updates_missed"),
                        on_time=Sum(_ON_TIME), late=Sum("late"))
-             .values_list(*_KEYS[_BY_CASES], "pending", "n", "owed", "missed", "on_time",
-                          "late"))
-    for *keys, pending, n, owed, missed, on_time, late in fast_values(cases, ()):
-        yield _BY_CASES, keys, pending, n, owed, missed, on_time, late, None
-    for *keys, pending, n in fast_values(
-            rows.values(*_KEYS[_BY_ORG], "pending").annotate(n=Count("*"))
-            .values_list(*_KEYS[_BY_ORG], "pending", "n"), ()):
-        yield _BY_ORG, keys, pending, n, 0, 0, 0, 0, None
+             .values_list("sla_priority", "code", "assignee_id", "n", "owed", "missed",
+                          "on_time", "late"))
+    for priority, code, agent, n, owed, missed, on_time, late in fast_values(cases, ()):
+        month, ro = divmod(code, 64)
+        ro, so = divmod(ro, 8)
+        if ro == _CODE_PENDING:
+            yield _BY_CASES, (priority, months[month], None, None, agent), 1, n, 0, 0, 0, 0, \
+                None
+            continue
+        yield _BY_CASES, (priority, months[month], _decode(ro), _decode(so), agent), 0, n, \
+            owed, missed, on_time, late, None
+    for org, calendar, code, n in fast_values(
+            codes.annotate(code=F("roc") * 8 + F("soc"))
+            .values("organisation_id", "calendar", "code").annotate(n=Count("*"))
+            .values_list("organisation_id", "calendar", "code", "n"), ()):
+        ro, so = divmod(code, 8)
+        if ro != _CODE_PENDING:
+            yield _BY_ORG, (org, calendar, _decode(ro), _decode(so)), 0, n, 0, 0, 0, 0, None
+    done = qs.exclude(**{NOT_COMPUTED: ""})
     for grouping in (_BY_RESPONSE, _BY_RESOLUTION):
         fields = _KEYS[grouping]
-        for *keys, pending, n, first in fast_values(
-                rows.filter(**{f"{fields[1]}__isnull": False})
-                .values(*fields, "pending").annotate(n=Count("*"), first=Min("id"))
-                .values_list(*fields, "pending", "n", "first"), ()):
-            yield grouping, keys, pending, n, 0, 0, 0, 0, first
+        for *keys, n, first in fast_values(
+                done.filter(**{f"{fields[1]}__isnull": False})
+                .values(*fields).annotate(n=Count("*"), first=Min("id"))
+                .values_list(*fields, "n", "first"), ()):
+            yield grouping, keys, 0, n, 0, 0, 0, 0, first
 
 
 def _grouping_sets(rows: QuerySet, connection):
@@ -239,8 +279,10 @@ def _report_from_facts(cases: QuerySet, period: Period, now: datetime) -> Report
         tally.names["agent"][key] = "" if agent is None else agents[agent]
         tally.add_groups((("agent", key),), ro, so, n)
     # From the escalations, each one's case looked up by its key: a few thousand
-    # escalations, not the period's hundred thousand cases.
-    escalated = Escalation.objects.filter(Exists(done.filter(pk=OuterRef("case_id"))))
+    # escalations, not the period's hundred thousand cases. (A scalar subquery: an
+    # EXISTS becomes a join, which PostgreSQL makes from a scan of every case.)
+    escalated = Escalation.objects.alias(in_period=Subquery(
+        done.filter(pk=OuterRef("case_id")).values("pk")[:1])).filter(in_period__isnull=False)
     for level, escalations, acknowledged, n in (
             escalated.values("level")
             .annotate(e=Count("id"), a=Count("acknowledged_at"),
