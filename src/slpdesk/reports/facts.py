@@ -9,17 +9,22 @@ report's ``now`` follows in SQL: a clock whose open due time lies before
 ``now`` is breached, and an overdue update interval is one more owed and
 missed. So the figures are exactly those of replaying every case
 (:func:`slpdesk.reports.data.replay_period`, which the what-if simulator still
-does), at the cost of a few grouped queries:
+does), at the cost of a few grouped queries (:func:`_groups`):
 
-* the cases grouped by priority, month in the viewer's zone and both outcomes,
-  with their number and update figures; by organisation (whose kind is the
-  kind's group) and region; by agent - each a few hundred rows, read from one
-  index (``case_report_facts``) without touching the wide rows;
+* the cases grouped by priority, month in the viewer's zone, both outcomes and
+  agent, with their number and update figures (which also tells whether any
+  case's facts are not computed yet); by organisation (whose kind is the kind's
+  group) and region - each a few thousand rows;
 * per priority and clock, the business seconds of the measured clocks (grouped
   by value) and their targets, for medians, 90th percentiles and bins;
-* escalations per level;
-* the names of the organisations and agents that appear, and the cases whose
-  facts are not computed yet (a migration hands them to the worker).
+
+on PostgreSQL all in one pass over the cases (``GROUPING SETS``); on SQLite one
+query each, read from one index (``case_report_facts``) without touching the
+wide rows, grouped by small numbers where it can (SQLite sorts to group);
+then escalations per level (each escalation's case looked up by its key), the
+names of the organisations and agents that appear, and, only when there are
+any, the cases whose facts are not computed yet (a migration hands them to the
+worker).
 """
 
 from __future__ import annotations
