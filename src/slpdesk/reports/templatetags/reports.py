@@ -7,12 +7,13 @@ from __future__ import annotations
 
 from decimal import ROUND_HALF_UP, Decimal
 from functools import lru_cache
+from html import escape as html_escape  # Django's escape without its lazy wrapper
 from urllib.parse import urlencode
 
 from django import template
 from django.urls import get_script_prefix, get_urlconf, reverse
 from django.utils.formats import get_format
-from django.utils.html import escape, format_html
+from django.utils.html import format_html
 from django.utils.safestring import mark_safe
 
 register = template.Library()
@@ -26,10 +27,14 @@ def pct(value) -> str:
     one decimal, the language's decimal separator, no grouping) for the shares of
     0 to 100 the report shows, at a fraction of its cost: a year's report shows
     some 3,500."""
+    return _share(value, get_format("DECIMAL_SEPARATOR"))
+
+
+def _share(value, separator: str) -> str:
     if value is None:
         return "–"
     text = str(Decimal(repr(float(value))).quantize(_TENTH, ROUND_HALF_UP))
-    return f"{text.replace('.', get_format('DECIMAL_SEPARATOR'))} %"
+    return f"{text.replace('.', separator)} %"
 
 
 @register.filter
@@ -79,16 +84,24 @@ def counts_cells(context, counts, clock: str, dim="", key=""):
     link to its cases, as :func:`figure` writes it) and share, then the compliance.
     Written here, not by an included template: a year's report has some 700 such
     rows (so the row's address is encoded and escaped once, not once a cell)."""
-    row = escape(cases_url(context["query"], dim=dim, key=key, clock=clock))
+    row = html_escape(cases_url(context["query"], dim=dim, key=key, clock=clock))
     row += "" if row.endswith("?") else "&amp;"
+    separator = get_format("DECIMAL_SEPARATOR")
     cells = []
     for outcome in context["outcomes"]:
         count = getattr(counts, outcome)
         if count:
-            number = f'<a href="{row}{escape(urlencode({"outcome": outcome}))}">{count}</a>'
+            number = f'<a href="{row}{_outcome_query(outcome)}">{count}</a>'
         else:
             number = f'<span class="zero">{count}</span>'
-        cells.append(f'<td class="num out-{escape(outcome)}">{number}'
-                     f'<span class="pct">{escape(pct(counts.pct(outcome)))}</span></td>')
-    cells.append(f'<td class="num compliance">{escape(pct(counts.compliance))}</td>')
+        share = html_escape(_share(counts.pct(outcome), separator))
+        cells.append(f'<td class="num out-{html_escape(outcome)}">{number}'
+                     f'<span class="pct">{share}</span></td>')
+    share = html_escape(_share(counts.compliance, separator))
+    cells.append(f'<td class="num compliance">{share}</td>')
     return mark_safe("".join(cells))  # noqa: S308 - every value above is escaped
+
+
+@lru_cache(maxsize=16)
+def _outcome_query(outcome: str) -> str:
+    return html_escape(urlencode({"outcome": outcome}))
