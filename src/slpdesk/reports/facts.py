@@ -206,29 +206,43 @@ def _groups(qs: QuerySet, period: Period, now: datetime):
 
 
 def _grouping_sets(rows: QuerySet, connection):
-    """:func:`_groups` on PostgreSQL: every grouping in one pass over the cases."""
+    """:func:`_groups` on PostgreSQL: every grouping in one pass over the cases, each
+    group's row as narrow as it can be (the server writes and sends every value):
+    a column not in a grouping is null in its rows, so one COALESCE carries the
+    column of whichever grouping has it, and the sums and first ids are sent only
+    for the groupings that use them."""
     columns = sorted({c for keys in _KEYS for c in keys})
     sql, params = rows.values_list(*columns, "pending", *_SUMS, "id").query.sql_with_params()
     q = connection.ops.quote_name
     sets = ", ".join("({})".format(", ".join(q(c) for c in (*keys, "pending")))
                      for keys in _KEYS)
-    # GROUPING(column) is 0 in the groupings that have that column.
-    which = ", ".join(f"GROUPING({q(keys[1])})" for keys in _KEYS)
-    select = ", ".join(q(c) for c in columns)
-    sums = ", ".join(f"SUM({q(c)})" for c in _SUMS)
-    position = {c: k for k, c in enumerate(columns)}
-    picks = [[position[c] for c in keys] for keys in _KEYS]
+    # GROUPING(a, b, c, d) has a bit set for each of them a grouping does not have.
+    marks = [keys[1] for keys in _KEYS]
+    bits = {sum(1 << (len(marks) - 1 - k) for k, m in enumerate(marks) if m not in keys): g
+            for g, keys in enumerate(_KEYS)}
+    which = "GROUPING({})".format(", ".join(q(m) for m in marks))
+    cases = f"GROUPING({q('month')}) = 0"
+    clocks = f"GROUPING({q('response_seconds')}) = 0 OR GROUPING({q('resolution_seconds')}) = 0"
+    sums = ", ".join(f"CASE WHEN {cases} THEN SUM({q(c)}) END" for c in _SUMS)
     with connection.cursor() as cursor:
         cursor.execute(
-            f"SELECT {which}, {select}, {q('pending')}, COUNT(*), {sums}, MIN({q('id')}) "
+            f"SELECT {which}, COALESCE({q('sla_priority')}, {q('organisation_id')}::text), "
+            f"{q('month')}, {q('ro')}, {q('so')}, {q('calendar')}, "
+            f"COALESCE({q('assignee_id')}, {q('response_seconds')}, {q('resolution_seconds')}), "
+            f"COALESCE({q('response_target')}, {q('resolution_target')}), "
+            f"{q('pending')}, COUNT(*), {sums}, CASE WHEN {clocks} THEN MIN({q('id')}) END "
             f"FROM ({sql}) AS facts GROUP BY GROUPING SETS ({sets})", params)
-        for row in cursor.fetchall():
-            grouping = row[:len(_KEYS)].index(0)
-            values = row[len(_KEYS):]
-            keys = [values[k] for k in picks[grouping]]
-            if grouping in (_BY_RESPONSE, _BY_RESOLUTION) and keys[1] is None:
+        for (mark, first_key, month, ro, so, calendar, number, target, pending, n, owed,
+             missed, on_time, late, first) in cursor.fetchall():
+            grouping = bits[mark]
+            if grouping == _BY_CASES:
+                keys = (first_key, month, ro, so, number)
+            elif grouping == _BY_ORG:
+                keys = (int(first_key), calendar, ro, so)
+            elif number is None:
                 continue  # the clocks not measured
-            pending, n, owed, missed, on_time, late, first = values[len(columns):]
+            else:
+                keys = (first_key, number, target)
             yield grouping, keys, pending, n, owed or 0, missed or 0, on_time or 0, \
                 late or 0, first
 
