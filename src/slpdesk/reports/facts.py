@@ -9,17 +9,22 @@ report's ``now`` follows in SQL: a clock whose open due time lies before
 ``now`` is breached, and an overdue update interval is one more owed and
 missed. So the figures are exactly those of replaying every case
 (:func:`slpdesk.reports.data.replay_period`, which the what-if simulator still
-does), at the cost of a few grouped queries:
+does), at the cost of a few grouped queries (:func:`_groups`):
 
-* the cases grouped by priority, month in the viewer's zone and both outcomes,
-  with their number and update figures; by organisation (whose kind is the
-  kind's group) and region; by agent - each a few hundred rows, read from one
-  index (``case_report_facts``) without touching the wide rows;
+* the cases grouped by priority, month in the viewer's zone, both outcomes and
+  agent, with their number and update figures (which also tells whether any
+  case's facts are not computed yet); by organisation (whose kind is the kind's
+  group) and region - each a few thousand rows;
 * per priority and clock, the business seconds of the measured clocks (grouped
   by value) and their targets, for medians, 90th percentiles and bins;
-* escalations per level;
-* the names of the organisations and agents that appear, and the cases whose
-  facts are not computed yet (a migration hands them to the worker).
+
+on PostgreSQL all in one pass over the cases (``GROUPING SETS``); on SQLite one
+query each, read from one index (``case_report_facts``) without touching the
+wide rows, grouped by small numbers where it can (SQLite sorts to group);
+then escalations per level (each escalation's case looked up by its key), the
+names of the organisations and agents that appear, and, only when there are
+any, the cases whose facts are not computed yet (a migration hands them to the
+worker).
 """
 
 from __future__ import annotations
@@ -28,12 +33,25 @@ from datetime import UTC, date, datetime, time
 
 from django.db import connections, transaction
 from django.db.models import Case as SqlCase
-from django.db.models import CharField, Count, F, IntegerField, Min, Q, QuerySet, Sum, Value, When
+from django.db.models import (
+    CharField,
+    Count,
+    F,
+    IntegerField,
+    Min,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Sum,
+    Value,
+    When,
+)
 from django.utils.translation import gettext as _
 
 from slpdesk.desk.models import Escalation, Organisation, User
 
-from .compute import CLOCKS, CaseRow, Clock, Report, Tally, months_between
+from .compute import CLOCKS, OUTCOMES, CaseRow, Clock, Report, Tally, months_between
 from .data import Period, _agent, _Calendars, fast_values
 
 
@@ -44,16 +62,40 @@ def _outcome(clock: str, now: datetime) -> SqlCase:
                  default=F(f"{clock}_outcome"), output_field=CharField())
 
 
-def _month(period: Period) -> SqlCase:
+def _month(period: Period, numbered: bool = False) -> SqlCase:
     """The month of ``received_at`` in the viewer's zone: the period's month starts
-    as instants, compared in SQL."""
+    as instants, compared in SQL (``numbered``: the month's position in the period)."""
     months = months_between(period.first, period.last)
     whens = []
-    for month, following in zip(months, months[1:], strict=False):
+    for k, (month, following) in enumerate(zip(months, months[1:], strict=False)):
         y, m = map(int, following.split("-"))
         start = datetime.combine(date(y, m, 1), time(0), tzinfo=period.tz).astimezone(UTC)
-        whens.append(When(received_at__lt=start, then=Value(month)))
+        whens.append(When(received_at__lt=start, then=Value(k if numbered else month)))
+    if numbered:
+        return SqlCase(*whens, default=Value(len(months) - 1), output_field=IntegerField())
     return SqlCase(*whens, default=Value(months[-1]), output_field=CharField())
+
+
+#: The codes of :func:`_outcome_code`: an outcome's position in OUTCOMES, or these.
+_CODE_PENDING, _CODE_UNKNOWN = 7, 6
+
+
+def _outcome_code(clock: str, now: datetime) -> SqlCase:
+    """:func:`_outcome` as a number (SQLite sorts a grouping by small numbers much
+    faster than by texts): the outcome's position in ``OUTCOMES``; for the response
+    clock, :data:`_CODE_PENDING` for a case whose facts are not computed yet."""
+    whens = [When(**{NOT_COMPUTED: ""}, then=Value(_CODE_PENDING))] \
+        if clock == "response" else []
+    whens.append(When(**{f"{clock}_open_due__lt": now},
+                      then=Value(OUTCOMES.index("breached"))))
+    whens += [When(**{f"{clock}_outcome": o}, then=Value(k)) for k, o in enumerate(OUTCOMES)]
+    return SqlCase(*whens, default=Value(_CODE_UNKNOWN), output_field=IntegerField())
+
+
+def _decode(code: int) -> str:
+    if code >= len(OUTCOMES):
+        raise ValueError(f"a stored SLA outcome that is none of {OUTCOMES}")
+    return OUTCOMES[code]
 
 
 def _late(now: datetime) -> SqlCase:
@@ -67,6 +109,9 @@ _ON_TIME = SqlCase(When(updates_owed__gt=F("updates_missed"),
                  default=Value(0), output_field=IntegerField())
 
 NOT_COMPUTED = "response_outcome"
+#: 1 for a case whose facts are not computed yet (counted nowhere, listed apart).
+_PENDING = SqlCase(When(**{NOT_COMPUTED: ""}, then=Value(1)), default=Value(0),
+                   output_field=IntegerField())
 
 
 def period_cases(cases: QuerySet, period: Period) -> QuerySet:
@@ -95,68 +140,177 @@ def report_from_facts(cases: QuerySet, period: Period, now: datetime) -> Report:
         return _report_from_facts(cases, period, now)
 
 
+#: The groupings of :func:`_groups`: the cases by priority, month and agent; by
+#: organisation and region; the measured clocks of each priority by business
+#: seconds and target (response, then resolution). Each also by ``pending``.
+_BY_CASES, _BY_ORG, _BY_RESPONSE, _BY_RESOLUTION = range(4)
+_KEYS = (
+    ("sla_priority", "month", "ro", "so", "assignee_id"),
+    ("organisation_id", "calendar", "ro", "so"),
+    ("sla_priority", "response_seconds", "response_target"),
+    ("sla_priority", "resolution_seconds", "resolution_target"),
+)
+_SUMS = ("updates_owed", "updates_missed", "on_time", "late")
+
+
+def _groups(qs: QuerySet, period: Period, now: datetime):
+    """``(grouping, keys, pending, n, owed, missed, on_time, late, first id)`` for
+    each group of each of :data:`_KEYS` over ``qs`` (the sums only for
+    :data:`_BY_CASES`, the first id only for the clocks; a clock's groups only of
+    the cases whose clock was measured). On PostgreSQL one pass over the cases
+    (``GROUPING SETS``), elsewhere one grouped query per grouping, each read from
+    the covering index ``case_report_facts``."""
+    connection = connections[qs.db]
+    if connection.vendor == "postgresql":
+        yield from _grouping_sets(qs.annotate(
+            ro=_outcome("response", now), so=_outcome("resolution", now), pending=_PENDING,
+            month=_month(period), late=_late(now), on_time=_ON_TIME), connection)
+        return
+    # Elsewhere (SQLite) one grouped query per grouping, each read with the driver's
+    # cursor (:func:`fast_values`: integers and texts only), each grouped by small
+    # numbers where it can: the month's position and the outcomes' codes in one.
+    codes = qs.annotate(roc=_outcome_code("response", now),
+                        soc=_outcome_code("resolution", now))
+    months = months_between(period.first, period.last)
+    cases = (codes.annotate(code=(_month(period, numbered=True) * 8 + F("roc")) * 8 + F("soc"),
+                            late=_late(now))
+             .values("sla_priority", "code", "assignee_id")
+             .annotate(n=Count("*"), owed=Sum("updates_owed"), missed=Sum("updates_missed"),
+                       on_time=Sum(_ON_TIME), late=Sum("late"))
+             .values_list("sla_priority", "code", "assignee_id", "n", "owed", "missed",
+                          "on_time", "late"))
+    for priority, code, agent, n, owed, missed, on_time, late in fast_values(cases, ()):
+        month, ro = divmod(code, 64)
+        ro, so = divmod(ro, 8)
+        if ro == _CODE_PENDING:
+            yield _BY_CASES, (priority, months[month], None, None, agent), 1, n, 0, 0, 0, 0, \
+                None
+            continue
+        yield _BY_CASES, (priority, months[month], _decode(ro), _decode(so), agent), 0, n, \
+            owed, missed, on_time, late, None
+    for org, calendar, code, n in fast_values(
+            codes.annotate(code=F("roc") * 8 + F("soc"))
+            .values("organisation_id", "calendar", "code").annotate(n=Count("*"))
+            .values_list("organisation_id", "calendar", "code", "n"), ()):
+        ro, so = divmod(code, 8)
+        if ro != _CODE_PENDING:
+            yield _BY_ORG, (org, calendar, _decode(ro), _decode(so)), 0, n, 0, 0, 0, 0, None
+    done = qs.exclude(**{NOT_COMPUTED: ""})
+    for grouping in (_BY_RESPONSE, _BY_RESOLUTION):
+        fields = _KEYS[grouping]
+        for *keys, n, first in fast_values(
+                done.filter(**{f"{fields[1]}__isnull": False})
+                .values(*fields).annotate(n=Count("*"), first=Min("id"))
+                .values_list(*fields, "n", "first"), ()):
+            yield grouping, keys, 0, n, 0, 0, 0, 0, first
+
+
+def _grouping_sets(rows: QuerySet, connection):
+    """:func:`_groups` on PostgreSQL: every grouping in one pass over the cases, each
+    group's row as narrow as it can be (the server writes and sends every value):
+    a column not in a grouping is null in its rows, so one COALESCE carries the
+    column of whichever grouping has it, and the sums and first ids are sent only
+    for the groupings that use them."""
+    columns = sorted({c for keys in _KEYS for c in keys})
+    sql, params = rows.values_list(*columns, "pending", *_SUMS, "id").query.sql_with_params()
+    q = connection.ops.quote_name
+    sets = ", ".join("({})".format(", ".join(q(c) for c in (*keys, "pending")))
+                     for keys in _KEYS)
+    # GROUPING(a, b, c, d) has a bit set for each of them a grouping does not have.
+    marks = [keys[1] for keys in _KEYS]
+    bits = {sum(1 << (len(marks) - 1 - k) for k, m in enumerate(marks) if m not in keys): g
+            for g, keys in enumerate(_KEYS)}
+    which = "GROUPING({})".format(", ".join(q(m) for m in marks))
+    cases = f"GROUPING({q('month')}) = 0"
+    clocks = f"GROUPING({q('response_seconds')}) = 0 OR GROUPING({q('resolution_seconds')}) = 0"
+    sums = ", ".join(f"CASE WHEN {cases} THEN SUM({q(c)}) END" for c in _SUMS)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT {which}, COALESCE({q('sla_priority')}, {q('organisation_id')}::text), "
+            f"{q('month')}, {q('ro')}, {q('so')}, {q('calendar')}, "
+            f"COALESCE({q('assignee_id')}, {q('response_seconds')}, {q('resolution_seconds')}), "
+            f"COALESCE({q('response_target')}, {q('resolution_target')}), "
+            f"{q('pending')}, COUNT(*), {sums}, CASE WHEN {clocks} THEN MIN({q('id')}) END "
+            f"FROM ({sql}) AS facts GROUP BY GROUPING SETS ({sets})", params)
+        for (mark, first_key, month, ro, so, calendar, number, target, pending, n, owed,
+             missed, on_time, late, first) in cursor.fetchall():
+            grouping = bits[mark]
+            if grouping == _BY_CASES:
+                keys = (first_key, month, ro, so, number)
+            elif grouping == _BY_ORG:
+                keys = (int(first_key), calendar, ro, so)
+            elif number is None:
+                continue  # the clocks not measured
+            else:
+                keys = (first_key, number, target)
+            yield grouping, keys, pending, n, owed or 0, missed or 0, on_time or 0, \
+                late or 0, first
+
+
 def _report_from_facts(cases: QuerySet, period: Period, now: datetime) -> Report:
     qs = period_cases(cases, period)
     done = qs.exclude(**{NOT_COMPUTED: ""})
     tally = Tally(period.first, period.last)
-    outcomes = done.annotate(ro=_outcome("response", now), so=_outcome("resolution", now))
-    # The cases by priority and month (the totals, the monthly chart, status updates).
-    for priority, month, ro, so, n, owed, missed, on_time, late in (
-            outcomes.annotate(month=_month(period), late=_late(now))
-            .values("sla_priority", "month", "ro", "so")
-            .annotate(n=Count("*"), owed=Sum("updates_owed"), missed=Sum("updates_missed"),
-                      on_time=Sum(_ON_TIME), late=Sum("late"))
-            .values_list("sla_priority", "month", "ro", "so", "n", "owed", "missed",
-                         "on_time", "late")):
-        tally.add_cases(priority=priority, month=month, response=ro, resolution=so, n=n,
-                        owed=owed + late, on_time=on_time, missed=missed + late)
+    pending_cases = 0
+    by_agent: dict[tuple, int] = {}
+    by_org: list[tuple] = []
+    # Per priority and clock, the target most measured clocks had, a tie going to the
+    # one met first in case order, as when counting case by case.
+    targets: dict[tuple[str, str, int], list[int]] = {}
+    for grouping, keys, pending, n, owed, missed, on_time, late, first in _groups(
+            qs, period, now):
+        if pending:  # counted nowhere: listed below
+            if grouping == _BY_CASES:
+                pending_cases += n
+            continue
+        if grouping == _BY_CASES:
+            # The totals, the priorities and months, the monthly chart, status updates.
+            priority, month, ro, so, agent = keys
+            tally.add_cases(priority=priority, month=month, response=ro, resolution=so,
+                            n=n, owed=owed + late, on_time=on_time, missed=missed + late)
+            key = (agent, ro, so)
+            by_agent[key] = by_agent.get(key, 0) + n
+        elif grouping == _BY_ORG:
+            by_org.append((*keys, n))
+        else:
+            clock = CLOCKS[grouping - _BY_RESPONSE]
+            priority, value, target_value = keys
+            tally.measure(priority, clock, value, None, n)
+            if target_value:
+                t = targets.setdefault((priority, clock, target_value), [0, first])
+                t[0] += n
+                t[1] = min(t[1], first)
+    for (priority, clock, value), (n, _first) in sorted(targets.items(),
+                                                        key=lambda kv: kv[1][1]):
+        tally.targets[(priority, clock)][value] += n
     # By organisation (and so by its kind) and region; by agent.
-    by_org = list(outcomes.values("organisation_id", "calendar", "ro", "so")
-                  .annotate(n=Count("*"))
-                  .values_list("organisation_id", "calendar", "ro", "so", "n"))
     orgs = {pk: (name, kind) for pk, name, kind in Organisation.objects.filter(
         pk__in={g[0] for g in by_org}).values_list("id", "name", "kind")}
     for org, calendar, ro, so, n in by_org:
         tally.names["organisation"][str(org)] = orgs[org][0]
         tally.add_groups((("region", calendar), ("organisation", str(org)),
                           ("kind", orgs[org][1])), ro, so, n)
-    by_agent = list(outcomes.values("assignee_id", "ro", "so").annotate(n=Count("*"))
-                    .values_list("assignee_id", "ro", "so", "n"))
     agents = {pk: _agent(*rest) for pk, *rest in User.objects.filter(
         pk__in={g[0] for g in by_agent} - {None}).values_list(
         "id", "username", "first_name", "last_name")}
-    for agent, ro, so, n in by_agent:
+    for (agent, ro, so), n in by_agent.items():
         key = "" if agent is None else str(agent)
         tally.names["agent"][key] = "" if agent is None else agents[agent]
         tally.add_groups((("agent", key),), ro, so, n)
-    for clock in CLOCKS:
-        seconds = f"{clock}_seconds"
-        target = f"{clock}_target"
-        # One query for both: how many measured clocks took each number of seconds,
-        # with each target; the target most of them had, a tie going to the one met
-        # first in case order, as when counting case by case.
-        targets: dict[tuple[str, int], list[int]] = {}
-        for priority, value, target_value, n, first in (
-                done.filter(**{f"{seconds}__isnull": False})
-                .values("sla_priority", seconds, target)
-                .annotate(n=Count("*"), first=Min("id"))
-                .values_list("sla_priority", seconds, target, "n", "first")):
-            tally.measure(priority, clock, value, None, n)
-            if target_value:
-                t = targets.setdefault((priority, target_value), [0, first])
-                t[0] += n
-                t[1] = min(t[1], first)
-        for (priority, value), (n, _first) in sorted(targets.items(),
-                                                     key=lambda kv: kv[1][1]):
-            tally.targets[(priority, clock)][value] += n
+    # From the escalations, each one's case looked up by its key: a few thousand
+    # escalations, not the period's hundred thousand cases. (A scalar subquery: an
+    # EXISTS becomes a join, which PostgreSQL makes from a scan of every case.)
+    escalated = Escalation.objects.alias(in_period=Subquery(
+        done.filter(pk=OuterRef("case_id")).values("pk")[:1])).filter(in_period__isnull=False)
     for level, escalations, acknowledged, n in (
-            Escalation.objects.filter(case__in=done).values("level")
+            escalated.values("level")
             .annotate(e=Count("id"), a=Count("acknowledged_at"),
                       c=Count("case_id", distinct=True)).order_by("level")
             .values_list("level", "e", "a", "c")):
         tally.escalations(level, escalations, acknowledged, n)
     message = None
-    for (number,) in qs.filter(**{NOT_COMPUTED: ""}).order_by("id").values_list("number"):
+    for (number,) in (qs.filter(**{NOT_COMPUTED: ""}).order_by("id").values_list("number")
+                      if pending_cases else ()):
         message = message or not_computed_message()
         tally.errors.append((number or "", message))
     return tally.report(period.zone_name)
