@@ -390,9 +390,14 @@ def next_sla_event(case: Case, state: SlaState, closed: list,
 
 
 #: What a recompute reads of a case (the rest of the row is not needed): what the
-#: replay needs, and the stored SLA columns, so that only those that change are written.
+#: replay needs, and on SQLite the stored SLA columns, so that only those that change
+#: are written (SQLite then leaves every index over an unchanged column alone; on
+#: PostgreSQL a row whose ``next_sla_event_at`` changes gets a new entry in every
+#: index whatever else changes, and reading the old values would only cost time).
 _RECOMPUTE_READS = ("id", "policy_version_id", "calendar", "time_zone", "updated_at",
-                    "number", *SLA_COLUMNS, "sla_computed_at")
+                    "next_sla_event_at", "number")
+_RECOMPUTE_STORED = tuple(name for name in (*SLA_COLUMNS, "sla_computed_at")
+                          if name not in _RECOMPUTE_READS)
 #: Cases recomputed per transaction by :func:`recompute_cases`.
 RECOMPUTE_BATCH = 500
 
@@ -426,14 +431,16 @@ def _in_ids(ids) -> str:
 def recompute_cases(ids, now: datetime, closed: dict[str, list] | None = None
                     ) -> list[StoredCase]:
     """Recompute the cases ``ids`` in one transaction (rows locked, events and
-    notices read for all at once, the columns that changed written with one
-    UPDATE each: :func:`store_sla`). Returns them."""
+    notices read for all at once, one UPDATE each, on SQLite of the columns that
+    changed only: :func:`store_sla`). Returns them."""
     ids = [int(pk) for pk in ids]
     if not ids:
         return []
     connection = connections[Case.objects.db]
     qn = connection.ops.quote_name
-    fields = [Case._meta.get_field(name) for name in _RECOMPUTE_READS]
+    changed_only = connection.vendor == "sqlite"
+    fields = [Case._meta.get_field(name) for name in
+              (*_RECOMPUTE_READS, *(_RECOMPUTE_STORED if changed_only else ()))]
     names = [f.attname for f in fields]
     sql = (f"SELECT {', '.join(qn(f.column) for f in fields)} FROM {qn(Case._meta.db_table)} "
            f"WHERE {qn('id')} {_in_ids(ids)} ORDER BY {qn('id')}")
@@ -447,7 +454,7 @@ def recompute_cases(ids, now: datetime, closed: dict[str, list] | None = None
         cases = [StoredCase(row, versions[row["policy_version_id"]]) for row in rows]
         for case in cases:  # SQLite gives what the driver reads; times as aware UTC
             case.updated_at = utc(case.updated_at)
-        store_sla(cases, now, closed, changed_only=True)
+        store_sla(cases, now, closed, changed_only=changed_only)
     return cases
 
 
