@@ -18,6 +18,7 @@ from datetime import UTC, date, datetime, timedelta
 from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
 from django.db import connections, transaction
+from django.db.backends.postgresql.psycopg_any import is_psycopg3
 from django.db.models import Sum
 from django.template.defaultfilters import filesizeformat
 from django.utils.translation import gettext_lazy as _
@@ -164,10 +165,11 @@ def cases_sla_events(case_ids) -> dict[int, list[Event]]:
     ids = list(rows)
     sql = (f"SELECT {qn('case_id')}, {qn('at')}, {qn('type')}, {qn('priority')}, "
            f"{qn('kind')}, {qn('resolution')} FROM {qn(CaseEvent._meta.db_table)} "
-           f"WHERE {qn('case_id')} {_in_ids(ids)} AND {qn('type')} {_in_ids(_SLA_TYPES)} "
+           f"WHERE {qn('case_id')} {_in(connection, ids)[0]} "
+           f"AND {qn('type')} {_in(connection, _SLA_TYPES)[0]} "
            f"ORDER BY {qn('case_id')}, {qn('at')}, {qn('id')}")
     with connection.cursor() as cursor:
-        cursor.execute(sql, [*ids, *_SLA_TYPES])
+        cursor.execute(sql, [*_in(connection, ids)[1], *_in(connection, _SLA_TYPES)[1]])
         while chunk := cursor.fetchmany(5000):
             for case_id, at, *rest in chunk:
                 rows[case_id].append((utc(at), *rest))
@@ -308,11 +310,11 @@ def store_sla(cases, now: datetime, closed: dict[str, list] | None = None, *,
     if not new and cases:
         connection = connections[SlaNotice.objects.db]
         qn = connection.ops.quote_name
-        ids = [case.pk for case in cases]
+        where, params = _in(connection, [case.pk for case in cases])
         with connection.cursor() as cursor:
             cursor.execute(f"SELECT {qn('case_id')}, {qn('kind')}, {qn('clock')}, {qn('due')} "
                            f"FROM {qn(SlaNotice._meta.db_table)} WHERE {qn('case_id')} "
-                           f"{_in_ids(ids)}", ids)
+                           f"{where}", params)
             for case_id, kind, clock, due in cursor.fetchall():
                 fired.setdefault(case_id, set()).add((kind, clock, utc(due)))
     groups: dict[tuple[str, ...], list[Case]] = {}  # changed columns -> cases
@@ -329,7 +331,7 @@ def store_sla(cases, now: datetime, closed: dict[str, list] | None = None, *,
     if changed_only:
         for names, group in groups.items():
             _update_many(group, names)
-    elif len(cases) == 1:
+    elif len(cases) == 1 and isinstance(cases[0], Case):
         cases[0].save(update_fields=[*SLA_COLUMNS, "sla_computed_at", *also])
     elif cases:
         _update_many(cases)
@@ -339,8 +341,9 @@ def store_sla(cases, now: datetime, closed: dict[str, list] | None = None, *,
 def _update_many(cases, names: tuple[str, ...] = (*SLA_COLUMNS, "sla_computed_at")) -> None:
     """Write the columns ``names`` (by default every SLA column) of many cases: one
     UPDATE by id, executed for each (``bulk_update``'s CASE expressions cost some
-    50 ms a case to build). Times go in as the backend stores them (SQLite: UTC
-    text, as Django writes it)."""
+    50 ms a case to build; one ``UPDATE ... FROM (VALUES ...)`` costs more on
+    PostgreSQL, whose driver binds the values into the text). Times go in as the
+    backend stores them (SQLite: UTC text, as Django writes it)."""
     if not names:
         return
     connection = connections[Case.objects.db]
@@ -366,6 +369,15 @@ def _update_many(cases, names: tuple[str, ...] = (*SLA_COLUMNS, "sla_computed_at
             return [*(getattr(case, name) for name in names), case.pk]
 
     params = [row(case) for case in cases]
+    if connection.vendor == "postgresql" and is_psycopg3:
+        # The driver's own cursor, values bound by the server (one prepared
+        # statement for the batch): Django's binds them into the text, row by row.
+        import psycopg
+
+        connection.ensure_connection()
+        with psycopg.Cursor(connection.connection) as cursor:
+            cursor.executemany(sql, params)
+        return
     with connection.cursor() as cursor:
         cursor.executemany(sql, params)
 
@@ -422,10 +434,14 @@ class StoredCase:
         return CalendarClosure.compiled(self.policy(), self.calendar, self.time_zone, closed)
 
 
-def _in_ids(ids) -> str:
-    """``IN (%s, ...)`` for ``ids`` (built directly: Django's ``pk__in`` prepares
-    each of 500 values on its own)."""
-    return f"IN ({', '.join(['%s'] * len(ids))})"
+def _in(connection, values) -> tuple[str, list]:
+    """``IN (%s, ...)`` and its parameters for ``values`` (built directly: Django's
+    ``pk__in`` prepares each of 500 values on its own); ``= ANY(%s)`` with one
+    array on PostgreSQL, whose driver binds every value into the statement's text
+    (a long list of placeholders costs more to bind than the query costs)."""
+    if connection.vendor == "postgresql":
+        return "= ANY(%s)", [list(values)]
+    return f"IN ({', '.join(['%s'] * len(values))})", list(values)
 
 
 def recompute_cases(ids, now: datetime, closed: dict[str, list] | None = None
@@ -442,13 +458,14 @@ def recompute_cases(ids, now: datetime, closed: dict[str, list] | None = None
     fields = [Case._meta.get_field(name) for name in
               (*_RECOMPUTE_READS, *(_RECOMPUTE_STORED if changed_only else ()))]
     names = [f.attname for f in fields]
+    where, params = _in(connection, ids)
     sql = (f"SELECT {', '.join(qn(f.column) for f in fields)} FROM {qn(Case._meta.db_table)} "
-           f"WHERE {qn('id')} {_in_ids(ids)} ORDER BY {qn('id')}")
+           f"WHERE {qn('id')} {where} ORDER BY {qn('id')}")
     if connection.features.has_select_for_update:
         sql += " FOR UPDATE"
     with transaction.atomic():
         with connection.cursor() as cursor:
-            cursor.execute(sql, ids)
+            cursor.execute(sql, params)
             rows = [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
         versions = PolicyVersion.objects.in_bulk({row["policy_version_id"] for row in rows})
         cases = [StoredCase(row, versions[row["policy_version_id"]]) for row in rows]
