@@ -18,6 +18,7 @@ from datetime import UTC, date, datetime, timedelta
 from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
 from django.db import connections, transaction
+from django.db.backends.postgresql.psycopg_any import is_psycopg3
 from django.db.models import Sum
 from django.template.defaultfilters import filesizeformat
 from django.utils.translation import gettext_lazy as _
@@ -157,11 +158,21 @@ def cases_sla_events(case_ids) -> dict[int, list[Event]]:
     """:func:`sla_events` of many cases in one query, its rows read as plain tuples
     (a recompute reads some 8 events a case)."""
     rows: dict[int, list] = {pk: [] for pk in case_ids}
-    qs = (CaseEvent.objects.filter(case_id__in=list(rows), type__in=_SLA_TYPES)
-          .order_by("case_id", "at", "id")
-          .values_list("case_id", "at", "type", "priority", "kind", "resolution"))
-    for case_id, at, *rest in raw_rows(qs):
-        rows[case_id].append((utc(at), *rest))
+    if not rows:
+        return {}
+    connection = connections[CaseEvent.objects.db]
+    qn = connection.ops.quote_name
+    ids = list(rows)
+    sql = (f"SELECT {qn('case_id')}, {qn('at')}, {qn('type')}, {qn('priority')}, "
+           f"{qn('kind')}, {qn('resolution')} FROM {qn(CaseEvent._meta.db_table)} "
+           f"WHERE {qn('case_id')} {_in(connection, ids)[0]} "
+           f"AND {qn('type')} {_in(connection, _SLA_TYPES)[0]} "
+           f"ORDER BY {qn('case_id')}, {qn('at')}, {qn('id')}")
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*_in(connection, ids)[1], *_in(connection, _SLA_TYPES)[1]])
+        while chunk := cursor.fetchmany(5000):
+            for case_id, at, *rest in chunk:
+                rows[case_id].append((utc(at), *rest))
     return {pk: sla_events(r) for pk, r in rows.items()}
 
 
@@ -265,7 +276,7 @@ def sla_columns(case: Case, state: SlaState, closed: list, fired: set | None = N
 
 def store_sla(cases, now: datetime, closed: dict[str, list] | None = None, *,
               events: dict[int, list[Event]] | None = None, new: bool = False,
-              also: tuple[str, ...] = ()) -> list[SlaState]:
+              also: tuple[str, ...] = (), changed_only: bool = False) -> list[SlaState]:
     """Replay ``cases`` at ``now`` (or each case's last change, if later) and store
     every SLA column (:data:`SLA_COLUMNS`, :func:`sla_columns`) with
     ``sla_computed_at``: the one writer of these columns, for one case (a
@@ -275,7 +286,11 @@ def store_sla(cases, now: datetime, closed: dict[str, list] | None = None, *,
     already read (filled in as needed); ``events``, the cases' SLA events when the
     caller has just written them all (a new case); ``new``: no notice was ever
     fired for them; ``also``: more columns the caller changed, saved with these
-    (one case). Returns the states, in the order of ``cases``."""
+    (one case); ``changed_only``: the cases carry their stored SLA columns (read
+    in this transaction, rows locked), and only the columns whose value changes
+    are written (a recompute after a calendar change leaves most of them as they
+    are: no index over an unchanged column is touched). Returns the states, in
+    the order of ``cases``."""
     closed = {} if closed is None else closed
     if events is None:
         events = cases_sla_events([case.pk for case in cases])
@@ -292,31 +307,48 @@ def store_sla(cases, now: datetime, closed: dict[str, list] | None = None, *,
         state = sla_state(case, at, closed[case.calendar], events[case.pk], calendar)
         done.append((case, state, at, calendar))
     fired: dict[int, set] = {}
-    if not new:
-        for case_id, kind, clock, due in SlaNotice.objects.filter(
-                case_id__in=[case.pk for case in cases]).values_list(
-                "case_id", "kind", "clock", "due"):
-            fired.setdefault(case_id, set()).add((kind, clock, due))
+    if not new and cases:
+        connection = connections[SlaNotice.objects.db]
+        qn = connection.ops.quote_name
+        where, params = _in(connection, [case.pk for case in cases])
+        with connection.cursor() as cursor:
+            cursor.execute(f"SELECT {qn('case_id')}, {qn('kind')}, {qn('clock')}, {qn('due')} "
+                           f"FROM {qn(SlaNotice._meta.db_table)} WHERE {qn('case_id')} "
+                           f"{where}", params)
+            for case_id, kind, clock, due in cursor.fetchall():
+                fired.setdefault(case_id, set()).add((kind, clock, utc(due)))
+    groups: dict[tuple[str, ...], list[Case]] = {}  # changed columns -> cases
     for case, state, at, calendar in done:
-        for column, value in sla_columns(case, state, closed[case.calendar],
-                                         fired.get(case.pk, set()), events=events[case.pk],
-                                         now=at, calendar=calendar).items():
+        columns = sla_columns(case, state, closed[case.calendar], fired.get(case.pk, set()),
+                              events=events[case.pk], now=at, calendar=calendar)
+        columns["sla_computed_at"] = at
+        if changed_only:
+            stored = case.__dict__
+            changed = tuple(name for name, value in columns.items() if stored[name] != value)
+            groups.setdefault(changed, []).append(case)
+        for column, value in columns.items():
             setattr(case, column, value)
-        case.sla_computed_at = at
-    if len(cases) == 1:
+    if changed_only:
+        for names, group in groups.items():
+            _update_many(group, names)
+    elif len(cases) == 1 and isinstance(cases[0], Case):
         cases[0].save(update_fields=[*SLA_COLUMNS, "sla_computed_at", *also])
     elif cases:
         _update_many(cases)
     return [state for _case, state, _at, _calendar in done]
 
 
-def _update_many(cases) -> None:
-    """Write the SLA columns of many cases: one UPDATE by id, executed for each
-    (``bulk_update``'s CASE expressions cost some 50 ms a case to build). Times go
-    in as the backend stores them (SQLite: UTC text, as Django writes it)."""
+def _update_many(cases, names: tuple[str, ...] = (*SLA_COLUMNS, "sla_computed_at")) -> None:
+    """Write the columns ``names`` (by default every SLA column) of many cases: one
+    UPDATE by id, executed for each (``bulk_update``'s CASE expressions cost some
+    50 ms a case to build; one ``UPDATE ... FROM (VALUES ...)`` costs more on
+    PostgreSQL, whose driver binds the values into the text). Times go in as the
+    backend stores them (SQLite: UTC text, as Django writes it)."""
+    if not names:
+        return
     connection = connections[Case.objects.db]
     qn = connection.ops.quote_name
-    fields = [Case._meta.get_field(name) for name in (*SLA_COLUMNS, "sla_computed_at")]
+    fields = [Case._meta.get_field(name) for name in names]
     sql = (f"UPDATE {qn(Case._meta.db_table)} SET "
            + ", ".join(f"{qn(f.column)} = %s" for f in fields) + f" WHERE {qn('id')} = %s")
     names = [f.attname for f in fields]
@@ -337,6 +369,15 @@ def _update_many(cases) -> None:
             return [*(getattr(case, name) for name in names), case.pk]
 
     params = [row(case) for case in cases]
+    if connection.vendor == "postgresql" and is_psycopg3:
+        # The driver's own cursor, values bound by the server (one prepared
+        # statement for the batch): Django's binds them into the text, row by row.
+        import psycopg
+
+        connection.ensure_connection()
+        with psycopg.Cursor(connection.connection) as cursor:
+            cursor.executemany(sql, params)
+        return
     with connection.cursor() as cursor:
         cursor.executemany(sql, params)
 
@@ -360,23 +401,77 @@ def next_sla_event(case: Case, state: SlaState, closed: list,
     return schedule.next_of(moments, fired)
 
 
-#: What a recompute reads of a case (the rest of the row is not needed).
+#: What a recompute reads of a case (the rest of the row is not needed): what the
+#: replay needs, and on SQLite the stored SLA columns, so that only those that change
+#: are written (SQLite then leaves every index over an unchanged column alone; on
+#: PostgreSQL a row whose ``next_sla_event_at`` changes gets a new entry in every
+#: index whatever else changes, and reading the old values would only cost time).
 _RECOMPUTE_READS = ("id", "policy_version_id", "calendar", "time_zone", "updated_at",
                     "next_sla_event_at", "number")
+_RECOMPUTE_STORED = tuple(name for name in (*SLA_COLUMNS, "sla_computed_at")
+                          if name not in _RECOMPUTE_READS)
 #: Cases recomputed per transaction by :func:`recompute_cases`.
 RECOMPUTE_BATCH = 500
 
 
-def recompute_cases(ids, now: datetime, closed: dict[str, list] | None = None) -> list[Case]:
+class StoredCase:
+    """A case as a recompute reads it (:data:`_RECOMPUTE_READS`, one plain row, not a
+    model instance: building 500 of those cost more than recomputing them), with
+    what :func:`store_sla` asks of a case."""
+
+    def __init__(self, values: dict, policy_version: PolicyVersion):
+        self.__dict__.update(values)
+        self.policy_version = policy_version
+
+    @property
+    def pk(self) -> int:
+        return self.id
+
+    def policy(self) -> Policy:
+        return self.policy_version.load()
+
+    def business_calendar(self, closed: list | None = None):
+        return CalendarClosure.compiled(self.policy(), self.calendar, self.time_zone, closed)
+
+
+def _in(connection, values) -> tuple[str, list]:
+    """``IN (%s, ...)`` and its parameters for ``values`` (built directly: Django's
+    ``pk__in`` prepares each of 500 values on its own); ``= ANY(%s)`` with one
+    array on PostgreSQL, whose driver binds every value into the statement's text
+    (a long list of placeholders costs more to bind than the query costs)."""
+    if connection.vendor == "postgresql":
+        return "= ANY(%s)", [list(values)]
+    return f"IN ({', '.join(['%s'] * len(values))})", list(values)
+
+
+def recompute_cases(ids, now: datetime, closed: dict[str, list] | None = None
+                    ) -> list[StoredCase]:
     """Recompute the cases ``ids`` in one transaction (rows locked, events and
-    notices read for all at once, one UPDATE each: :func:`store_sla`). Returns them."""
+    notices read for all at once, one UPDATE each, on SQLite of the columns that
+    changed only: :func:`store_sla`). Returns them."""
+    ids = [int(pk) for pk in ids]
+    if not ids:
+        return []
+    connection = connections[Case.objects.db]
+    qn = connection.ops.quote_name
+    changed_only = connection.vendor == "sqlite"
+    fields = [Case._meta.get_field(name) for name in
+              (*_RECOMPUTE_READS, *(_RECOMPUTE_STORED if changed_only else ()))]
+    names = [f.attname for f in fields]
+    where, params = _in(connection, ids)
+    sql = (f"SELECT {', '.join(qn(f.column) for f in fields)} FROM {qn(Case._meta.db_table)} "
+           f"WHERE {qn('id')} {where} ORDER BY {qn('id')}")
+    if connection.features.has_select_for_update:
+        sql += " FOR UPDATE"
     with transaction.atomic():
-        cases = list(Case.objects.select_for_update().filter(pk__in=list(ids))
-                     .only(*_RECOMPUTE_READS).order_by("pk"))
-        versions = PolicyVersion.objects.in_bulk({c.policy_version_id for c in cases})
-        for case in cases:  # one query, not one per case (a locked read may not join)
-            case.policy_version = versions[case.policy_version_id]
-        store_sla(cases, now, closed)
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            rows = [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+        versions = PolicyVersion.objects.in_bulk({row["policy_version_id"] for row in rows})
+        cases = [StoredCase(row, versions[row["policy_version_id"]]) for row in rows]
+        for case in cases:  # SQLite gives what the driver reads; times as aware UTC
+            case.updated_at = utc(case.updated_at)
+        store_sla(cases, now, closed, changed_only=changed_only)
     return cases
 
 

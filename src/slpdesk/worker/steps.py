@@ -6,7 +6,8 @@
   clock at risk or breached, a status update owed soon or overdue.
 * :func:`handle_one_recompute_batch` - recompute up to 500 cases a calendar
   change handed to the worker (:func:`slpdesk.desk.services.request_recompute`)
-  in one transaction, then act on those whose SLA moment has come.
+  in one transaction (claimed by their row locks), then act on those whose SLA
+  moment has come.
 
 A step that fails on a row pushes that row ahead instead of failing again at
 once: a mail waits ``outbound.backoff(attempts)`` (1 min doubling to 1 h, given
@@ -179,20 +180,24 @@ def handle_one_recompute_batch(now: datetime, ctx: Context | None = None, *,
     current (``sla_computed_at`` empty) in one go (:func:`services.recompute_cases`:
     events and notices read for all of them at once, one bulk UPDATE), then fire
     what falls due now for those whose SLA moment has come (each once, as the SLA
-    step would). A batch that cannot be recomputed in one go (a case whose events
-    the engine refuses) is taken case by case, so one bad case holds up no other."""
+    step would). The batch is claimed by locking its rows in the same transaction
+    (:func:`_claim_batch`), not by writing a lease: a row written once, not twice
+    (on PostgreSQL each write is a new entry in every index of the case). A batch
+    that cannot be recomputed in one go (a case whose events the engine refuses)
+    is taken case by case, so one bad case holds up no other."""
     ctx = ctx or _DEFAULT
-    pks = _claim_batch(now, ctx.lease, size)
-    if not pks:
-        return False
     closed: dict[str, list] = {}
-    try:
-        cases = services.recompute_cases(pks, now, closed)
-    except Exception as exc:
-        if _is_database_error(exc):
-            for pk in pks:
-                ctx.unfinished.append(_releaser(pk, now, ctx))
-            raise
+    with transaction.atomic():
+        pks = _claim_batch(now, size)
+        if not pks:
+            return False
+        try:
+            cases = services.recompute_cases(pks, now, closed)
+        except Exception as exc:
+            if _is_database_error(exc):
+                raise  # nothing was written: the cases wait for the next round
+            cases = None
+    if cases is None:
         due = pks
     else:
         due = [c.pk for c in cases
@@ -207,20 +212,13 @@ def handle_one_recompute_batch(now: datetime, ctx: Context | None = None, *,
     return True
 
 
-def _claim_batch(now: datetime, lease: timedelta, size: int) -> list[int]:
-    """Claim up to ``size`` cases waiting for a recompute in one UPDATE (the claim of
-    :func:`claims.claim_cases`, for a batch): the candidates are read locked in the
-    same transaction (``FOR UPDATE SKIP LOCKED`` on PostgreSQL; SQLite's write lock
-    holds the whole transaction), so each one is still ours to push to
-    ``now + lease``."""
-    with transaction.atomic():
-        due = (Case.objects.filter(sla_computed_at__isnull=True, next_sla_event_at__lte=now)
-               .order_by("next_sla_event_at", "pk"))
-        pks = list(claims.skip_locked(due).values_list("pk", flat=True)[:size])
-        if pks:
-            Case.objects.filter(pk__in=pks, next_sla_event_at__lte=now).update(
-                next_sla_event_at=now + lease)
-    return pks
+def _claim_batch(now: datetime, size: int) -> list[int]:
+    """Up to ``size`` cases waiting for a recompute, locked for the caller's
+    transaction (``FOR UPDATE SKIP LOCKED`` on PostgreSQL: another worker takes the
+    next ones; SQLite's write lock holds the whole transaction)."""
+    due = (Case.objects.filter(sla_computed_at__isnull=True, next_sla_event_at__lte=now)
+           .order_by("next_sla_event_at", "pk"))
+    return list(claims.skip_locked(due).values_list("pk", flat=True)[:size])
 
 
 def _releaser(pk: int, now: datetime, ctx: Context) -> Callable[[], object]:
