@@ -82,6 +82,7 @@ def test_keyboard_shortcuts_and_their_help(page, live_server, demo):
     expect(rows.nth(0)).to_have_class(re.compile("picked"))  # newest first: "second"
     page.keyboard.press("o")
     expect(page).to_have_url(re.compile(rf"/console/cases/{second.number}/$"))
+    page.wait_for_load_state()  # the new page's script listens for keys once loaded
 
     page.keyboard.press("r")
     reply = page.locator("#write textarea")
@@ -98,6 +99,7 @@ def test_keyboard_shortcuts_and_their_help(page, live_server, demo):
     page.locator("h1").click()
     page.keyboard.press("j")  # the next case of the queue
     expect(page).to_have_url(re.compile(rf"/console/cases/{first.number}/$"))
+    page.wait_for_load_state()
     page.keyboard.press("a")
     expect(page.locator(".messages")).to_contain_text("The assignment is changed.")
     first.refresh_from_db()

@@ -283,3 +283,37 @@ def test_any_sequence_of_the_desks_operations_audits_clean(cast):
         max_examples=int(os.environ.get("SLPDESK_AUDIT_EXAMPLES", "25")),
         stateful_step_count=25, deadline=None, database=None,
         suppress_health_check=list(HealthCheck)))
+
+
+def test_a_resolved_cases_due_time_moves_with_a_closure_after_it(cast):
+    """Found by the state machine: a P2 case on the UK calendar (UTC, 09-17 on
+    weekdays) opened Monday 6 July 2026 at 12:30 UTC is due a response 8 business
+    hours later, Tuesday 12:30 (4.5 h on Monday, 3.5 h on Tuesday). It is resolved
+    at once; then Tuesday is closed. Its response clock stopped, but its due time is
+    still replay's: Wednesday 12:30 (Tuesday's 3.5 h move to Wednesday). The
+    calendar change hands the resolved case to the worker too, so the audit finds
+    nothing; a case resolved with every due time before the closed day is left
+    alone."""
+    now = datetime(2026, 7, 6, 12, 30, tzinfo=UTC)
+    earlier = services.receive_case(cast.sheffield, contact=cast.bea, channel="portal",
+                                    proposed_priority="P1", title="Old", actor=cast.bea,
+                                    now=now - timedelta(days=14))
+    services.resolve(earlier, "fixed", "Done", actor=cast.sam, now=now - timedelta(days=14))
+    case = services.receive_case(cast.sheffield, contact=cast.bea, channel="portal",
+                                 proposed_priority="P2", title="Spindle", actor=cast.bea,
+                                 now=now)
+    assert case.response_due == datetime(2026, 7, 7, 12, 30, tzinfo=UTC)
+    services.resolve(case, "fixed", "Done", actor=cast.sam, now=now)
+    earlier.refresh_from_db()
+    computed = earlier.sla_computed_at
+    services.add_closure("uk", datetime(2026, 7, 7).date(), "Office move", actor=cast.sam,
+                         now=now)
+    while handle_one_recompute_batch(now, Context()):
+        pass
+    case.refresh_from_db()
+    earlier.refresh_from_db()
+    assert case.response_due == datetime(2026, 7, 8, 12, 30, tzinfo=UTC)
+    assert earlier.sla_computed_at == computed  # its due times were all long before
+    found = []
+    audit.audit(now, report=found.append)
+    assert [a.line() for a in found] == []

@@ -13,13 +13,13 @@ intake and worker call these; nothing else assigns a case's status.
 from __future__ import annotations
 
 import unicodedata
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
 from django.db import connections, transaction
 from django.db.backends.postgresql.psycopg_any import is_psycopg3
-from django.db.models import Sum
+from django.db.models import Q, Sum
 from django.template.defaultfilters import filesizeformat
 from django.utils.translation import gettext_lazy as _
 
@@ -496,21 +496,30 @@ def worker_running(now: datetime) -> bool:
     return WorkerHeartbeat.objects.filter(seen_at__gte=now - WORKER_ALIVE).exists()
 
 
-def request_recompute(calendar: str, now: datetime) -> int:
+def request_recompute(calendar: str, now: datetime, *, day: date | None = None) -> int:
     """Hand the recompute of ``calendar``'s open cases to the worker, in one UPDATE:
     their SLA columns are marked not current (``sla_computed_at`` empty) and due for
     the worker now, which recomputes them in batches (and fires what falls due).
-    Returns how many."""
+    With ``day`` (a date whose business hours changed), also the resolved and
+    closed cases with a due time from that day on: a stopped clock keeps its due
+    time, which moves with the calendar as replay moves it (K7). Returns how many."""
     _check_now(now)
-    return Case.objects.open().filter(calendar=calendar).update(sla_computed_at=None,
-                                                                next_sla_event_at=now)
+    wanted = ~Q(status__in=[Case.Status.RESOLVED, Case.Status.CLOSED])
+    if day is not None:
+        # From the day's start in the earliest zone there is (UTC+14): a due time
+        # before it cannot move.
+        since = datetime.combine(day, time(0), tzinfo=UTC) - timedelta(hours=14)
+        wanted |= (Q(response_due__gte=since) | Q(resolution_due__gte=since)
+                   | Q(next_update_due__gte=since))
+    return Case.objects.filter(wanted, calendar=calendar).update(sla_computed_at=None,
+                                                                 next_sla_event_at=now)
 
 
-def calendar_changed(calendar: str, now: datetime) -> int:
-    """Hand the recompute of ``calendar``'s open cases to the worker after its
-    closures changed (C4): never in the request, whether or not a worker is
+def calendar_changed(calendar: str, now: datetime, day: date | None = None) -> int:
+    """Hand the recompute of ``calendar``'s cases to the worker after its closures
+    changed on ``day`` (C4): never in the request, whether or not a worker is
     running now (the console says when none is). Returns how many cases."""
-    return request_recompute(calendar, now)
+    return request_recompute(calendar, now, day=day)
 
 
 def closure_zones(calendar: str, policy: Policy) -> set[str]:
@@ -560,7 +569,7 @@ def add_closure(calendar: str, day: date, reason: str, *, actor: User, now: date
                             day=day.isoformat())
         closure = CalendarClosure.objects.create(calendar=calendar, date=day, reason=reason,
                                                  added_at=now, added_by=actor)
-    calendar_changed(calendar, now)
+    calendar_changed(calendar, now, day)
     return closure
 
 
@@ -583,7 +592,7 @@ def remove_closure(closure: CalendarClosure, reason: str, *, actor: User, now: d
         closure.removed_by = actor
         closure.removal_reason = reason
         closure.save(update_fields=list(CalendarClosure.REMOVAL_FIELDS))
-    calendar_changed(closure.calendar, now)
+    calendar_changed(closure.calendar, now, closure.date)
 
 
 # -------------------------------------------------------------------- intake
