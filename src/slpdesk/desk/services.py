@@ -176,16 +176,6 @@ def cases_sla_events(case_ids) -> dict[int, list[Event]]:
     return {pk: sla_events(r) for pk, r in rows.items()}
 
 
-def raw_rows(qs):
-    """The rows of ``qs`` (a ``values_list``) as the driver returns them, without
-    Django's per-value converters: datetimes are text on SQLite (see :func:`utc`)."""
-    sql, params = qs.query.sql_with_params()
-    with connections[qs.db].cursor() as cursor:
-        cursor.execute(sql, params)
-        while rows := cursor.fetchmany(5000):
-            yield from rows
-
-
 def utc(value) -> datetime:
     """A datetime column's value as an aware UTC datetime (SQLite stores UTC text)."""
     if isinstance(value, str):
