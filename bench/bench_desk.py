@@ -27,7 +27,10 @@ operation on both desks, the first desk alternating from round to round. The
 other operations have no peer equivalent (``peer_ms=-``). ``--no-peer`` times
 slpdesk alone.
 
-``--engine postgresql`` needs ``SLPDESK_DATABASE_URL`` naming an empty database.
+``--engine postgresql`` runs on the empty database ``SLPDESK_DATABASE_URL`` names
+(and the peer on ``PEER_DATABASE_URL``'s); without it, on two scratch databases it
+creates on the local server (``SLPDESK_BENCH_POSTGRES``, by default
+``postgres://postgres@127.0.0.1:5432/postgres``) and drops when it ends.
 """
 
 from __future__ import annotations
@@ -92,6 +95,11 @@ def on_fresh_desk(name: str, engine: str, body, data_dir: str | None = None) -> 
     """On ``engine`` and a data directory (a temporary one, removed afterwards, unless
     ``data_dir`` is given), migrate and return ``body()``. Shared by the desk and the
     queue benchmarks."""
+    scratch = None
+    if engine == "postgresql" and not os.environ.get("SLPDESK_DATABASE_URL"):
+        scratch = scratch_databases(f"slpdesk_{name.replace(' ', '_')}_{os.getpid()}")
+        if scratch is None:
+            return 2
     if not use_engine(name, engine):
         return 2
     directory = data_dir or tempfile.mkdtemp(prefix=f"slpdesk-{name.replace(' ', '-')}-")
@@ -107,6 +115,42 @@ def on_fresh_desk(name: str, engine: str, body, data_dir: str | None = None) -> 
     finally:
         if not data_dir:
             shutil.rmtree(directory, ignore_errors=True)
+        if scratch is not None:
+            from django.db import connections
+
+            connections.close_all()
+            scratch()
+
+
+def scratch_databases(name: str):
+    """Create the empty databases ``name`` and ``name``_peer on the local PostgreSQL
+    server, point SLPDESK_DATABASE_URL and PEER_DATABASE_URL at them, and return the
+    function that drops them (None, with one line on stderr, when there is no server)."""
+    import psycopg
+
+    server = os.environ.get("SLPDESK_BENCH_POSTGRES",
+                            "postgres://postgres@127.0.0.1:5432/postgres")
+    names = (name, f"{name}_peer")
+    try:
+        with psycopg.connect(server, autocommit=True, connect_timeout=5) as admin:
+            for db in names:
+                admin.execute(f'DROP DATABASE IF EXISTS "{db}"')
+                admin.execute(f'CREATE DATABASE "{db}"')
+    except psycopg.Error as exc:
+        print(f"--engine postgresql: no database server at {server} "
+              f"(set SLPDESK_DATABASE_URL or SLPDESK_BENCH_POSTGRES): "
+              f"{str(exc).strip().splitlines()[0]}", file=sys.stderr)
+        return None
+    base = server.rsplit("/", 1)[0]
+    os.environ["SLPDESK_DATABASE_URL"] = f"{base}/{names[0]}"
+    os.environ.setdefault("PEER_DATABASE_URL", f"{base}/{names[1]}")
+
+    def drop() -> None:
+        with psycopg.connect(server, autocommit=True) as admin:
+            for db in names:
+                admin.execute(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)')
+        os.environ.pop("SLPDESK_DATABASE_URL", None)
+    return drop
 
 
 def cpu_seconds() -> float:
