@@ -24,8 +24,8 @@ def test_opening_a_case_takes_at_most_ten_queries(cast):
                                      release=cast.r2026, actor=cast.alice, now=now)
     queries = [q["sql"] for q in ctx.captured_queries
                if not q["sql"].upper().startswith(CONTROL)]
-    # Access, policy in force, agreement, release, case, event, closures, SLA columns
-    # with the number, outbox check, outbox row.
+    # Access, policy in force, agreement, the case's id, closures, the case with its
+    # number and SLA columns, its search document, event, outbox row, webhooks.
     assert len(queries) <= 10, "\n".join(queries)
     case = Case.objects.get(pk=case.pk)
     # P2: first response within 8 business hours, Mon 09:00 -> Mon 17:00.
