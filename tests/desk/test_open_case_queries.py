@@ -24,9 +24,11 @@ def test_opening_a_case_takes_at_most_ten_queries(cast):
                                      release=cast.r2026, actor=cast.alice, now=now)
     queries = [q["sql"] for q in ctx.captured_queries
                if not q["sql"].upper().startswith(CONTROL)]
-    # Access, policy in force, agreement, release, case, event, closures, SLA columns
-    # with the number, outbox check, outbox row.
+    # Access, policy in force, agreement, the case's id, closures, the case with its
+    # number and SLA columns, its search document, event, outbox row, webhooks.
     assert len(queries) <= 10, "\n".join(queries)
+    # The row is written once, whole: no UPDATE of the case just inserted.
+    assert [q for q in queries if q.startswith('UPDATE "desk_case"')] == []
     case = Case.objects.get(pk=case.pk)
     # P2: first response within 8 business hours, Mon 09:00 -> Mon 17:00.
     assert (case.number, case.response_due) == (f"SLP-{case.pk:06d}", ny(2026, 7, 6, 17, 0))

@@ -17,7 +17,7 @@ from django.contrib.auth.models import AbstractUser
 from django.contrib.auth.models import UserManager as DjangoUserManager
 from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
-from django.db import models
+from django.db import connections, models
 from django.db.models import Q
 from django.db.models.functions import Coalesce, NullIf
 from django.template.defaultfilters import filesizeformat
@@ -551,6 +551,26 @@ class CaseQuerySet(models.QuerySet):
         """Cases with ``clock``'s due time before ``at``, soonest first (queues, worker)."""
         column = self.DUE_COLUMNS[clock]
         return self.filter(**{f"{column}__lt": at}).order_by(column)
+
+    def next_id(self) -> int:
+        """The id the next case inserted gets, taken now, so that the case's number and
+        SLA columns go into its INSERT (no UPDATE of the row just written, which on
+        PostgreSQL writes a second version of it into every index). PostgreSQL: the
+        id sequence's next value, never handed out twice. SQLite: one more than the
+        highest id ever given (AUTOINCREMENT's counter), which is safe because the
+        caller holds the database's write lock (``BEGIN IMMEDIATE``) until it commits.
+        Call it inside the transaction that inserts the case."""
+        connection = connections[self.db]
+        table = connection.ops.quote_name(Case._meta.db_table)
+        if connection.vendor == "postgresql":
+            sql = f"SELECT nextval(pg_get_serial_sequence('{Case._meta.db_table}', 'id'))"
+        else:
+            sql = (f"SELECT MAX(COALESCE((SELECT seq FROM sqlite_sequence WHERE name = "
+                   f"'{Case._meta.db_table}'), 0), COALESCE((SELECT MAX(id) FROM {table}), 0))"
+                   f" + 1")
+        with connection.cursor() as cursor:
+            cursor.execute(sql)
+            return cursor.fetchone()[0]
 
 
 #: The sort key of a case no clock makes due (after every due time).

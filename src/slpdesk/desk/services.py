@@ -266,7 +266,7 @@ def sla_columns(case: Case, state: SlaState, closed: list, fired: set | None = N
 
 def store_sla(cases, now: datetime, closed: dict[str, list] | None = None, *,
               events: dict[int, list[Event]] | None = None, new: bool = False,
-              also: tuple[str, ...] = (), changed_only: bool = False) -> list[SlaState]:
+              write: bool = True, changed_only: bool = False) -> list[SlaState]:
     """Replay ``cases`` at ``now`` (or each case's last change, if later) and store
     every SLA column (:data:`SLA_COLUMNS`, :func:`sla_columns`) with
     ``sla_computed_at``: the one writer of these columns, for one case (a
@@ -274,11 +274,12 @@ def store_sla(cases, now: datetime, closed: dict[str, list] | None = None, *,
     bench's loader): the events of all the cases in one query, their notices in
     one, then one UPDATE per case. ``closed`` maps calendar names to closure dates
     already read (filled in as needed); ``events``, the cases' SLA events when the
-    caller has just written them all (a new case); ``new``: no notice was ever
-    fired for them; ``also``: more columns the caller changed, saved with these
-    (one case); ``changed_only``: the cases carry their stored SLA columns (read
-    in this transaction, rows locked), and only the columns whose value changes
-    are written (a recompute after a calendar change leaves most of them as they
+    caller has the events already (a new case, whose events are about to be
+    written); ``new``: no notice was ever fired for them; ``write``: false when the
+    caller writes the columns (a case not yet inserted, whose INSERT carries them:
+    they are only set on it here); ``changed_only``: the cases carry their stored
+    SLA columns (read in this transaction, rows locked), and only the columns whose
+    value changes are written (a recompute after a calendar change leaves most of them as they
     are: no index over an unchanged column is touched). Returns the states, in
     the order of ``cases``."""
     closed = {} if closed is None else closed
@@ -318,11 +319,13 @@ def store_sla(cases, now: datetime, closed: dict[str, list] | None = None, *,
             groups.setdefault(changed, []).append(case)
         for column, value in columns.items():
             setattr(case, column, value)
-    if changed_only:
+    if not write:
+        pass
+    elif changed_only:
         for names, group in groups.items():
             _update_many(group, names)
     elif len(cases) == 1 and isinstance(cases[0], Case):
-        cases[0].save(update_fields=[*SLA_COLUMNS, "sla_computed_at", *also])
+        cases[0].save(update_fields=[*SLA_COLUMNS, "sla_computed_at"])
     elif cases:
         _update_many(cases)
     return [state for _case, state, _at, _calendar in done]
@@ -636,7 +639,11 @@ def receive_case(site: Site, *, contact: User, channel: str, proposed_priority: 
             raise DeskError("priority", _("Unknown priority %(priority)s."),
                             priority=proposed_priority)
         entitlement = _entitlement(organisation, site, contact, release, request_type, policy, now)
-        case = Case.objects.create(
+        # The id is taken first, and the SLA columns computed from the events about to
+        # be written, so that one INSERT writes the whole row, number and SLA included.
+        pk = Case.objects.next_id()
+        case = Case(
+            pk=pk, number=f"SLP-{pk:06d}",
             organisation=organisation, site=site, contact=contact, channel=channel,
             release=release, request_type=request_type, title=title,
             description=description, system_details=system_details,
@@ -646,20 +653,21 @@ def receive_case(site: Site, *, contact: User, channel: str, proposed_priority: 
             sender_verified=sender_verified,
             status=Status.NEW if entitlement == Entitlement.ENTITLED else Status.CLOSED,
         )
-        case.number = f"SLP-{case.pk:06d}"  # saved with the SLA columns
+        sla = [Event(now, EventType.RECEIVED, proposed_priority)]
+        if entitlement != Entitlement.ENTITLED:
+            sla.append(Event(now, EventType.EXCLUDED))
+        store_sla([case], now, events={pk: sla}, new=True, write=False)
+        case.save(force_insert=True)
         data = {"channel": channel}
         if not sender_verified:
             data["sender_verified"] = False
         received = _append(case, EventType.RECEIVED, actor=actor, now=now,
                            priority=proposed_priority, data=data)
-        sla = [Event(now, EventType.RECEIVED, proposed_priority)]
         for upload in files:
             _store_file(case, upload, actor=actor, now=now)
         if entitlement != Entitlement.ENTITLED:
             _append(case, EventType.EXCLUDED, actor=actor, now=now,
                     data={"entitlement": entitlement})
-            sla.append(Event(now, EventType.EXCLUDED))
-        store_sla([case], now, events={case.pk: sla}, new=True, also=("number",))
         notify.case_received(case, received, now=now)
         hooks.case_event(Hook.CASE_CREATED, case, now=now)
     return case
