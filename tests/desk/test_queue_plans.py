@@ -14,8 +14,18 @@ from django.db import connection
 
 from desk.conftest import ny
 from desk_load import load
-from slpdesk.console.views import QUEUE_SORTS, QUEUE_VIEWS, STATUS_FILTERS, queue_ids
+from slpdesk.console.views import (
+    QUEUE_SORTS,
+    QUEUE_VIEWS,
+    STATUS_FILTERS,
+    URGENT_STATES,
+    queue_ids,
+    queue_list,
+)
 from slpdesk.desk.models import Case
+
+#: The generated desk's "now" (its cases were received in the year before).
+NOW = ny(2026, 11, 20, 15, 7)
 
 ANY_QUEUE_INDEX = ("case_queue_open", "case_queue_mine", "case_queue_escalated",
                    "case_queue_status", "case_queue_any", "case_queue_updated",
@@ -55,7 +65,7 @@ ORDERED = {
 
 @pytest.fixture
 def desk(db):
-    data = load(1500, ny(2026, 11, 20, 15, 7), seed=11)
+    data = load(1500, NOW, seed=11)
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE")
         if connection.vendor == "sqlite":
@@ -191,6 +201,72 @@ def test_the_few_are_sorted_and_the_many_read_in_order(desk):
     for status in ("resolved", "closed"):
         text = page_plan(agent, "escalated", status)
         assert "case_queue_escalated_any" in text and not sorts(text), (status, text)
+
+
+def test_needs_me_reads_the_urgent_and_the_rest_each_off_an_index(desk):
+    """"Needs me" is read as two queries (console.views.FocusList): the cases breached
+    or at risk, then the rest, each in the sort's order. Neither reads every case;
+    on SQLite the view over every case (any status) reads its sort's index in order,
+    and one status in the order due its status's, and sorts nothing (a status's cases
+    in another order are found through their index and sorted)."""
+    agent = desk["agents"][3]
+    for sort in QUEUE_SORTS:
+        for status in STATUS_FILTERS:
+            for urgent in (True, False):
+                text = page_plan(agent, "focus", status, sort=sort, urgent=urgent, now=NOW)
+                assert any(index.name in text for index in Case._meta.indexes) or (
+                    "desk_case_assignee_id" in text) or (
+                    connection.vendor != "sqlite" and "case_queue_counts" in text), (
+                    sort, status, urgent, text)
+                if connection.vendor == "sqlite":  # (PostgreSQL: see the tests above)
+                    assert not full_scan(text), (sort, status, urgent, text)
+                    if status == "any" or sort == "due":
+                        assert not sorts(text), (sort, status, urgent, text)
+
+
+def _sort_key(sort: str):
+    """The queue's order (console.views.QUEUE_SORTS) as a Python key and direction."""
+    if sort == "priority":
+        return (lambda c: (c.priority or c.proposed_priority, c.queue_due, c.received_at,
+                           c.pk)), False
+    if sort == "updated":
+        return (lambda c: (c.updated_at, c.pk)), True
+    if sort == "received":
+        return (lambda c: (c.received_at, c.pk)), True
+    return (lambda c: (c.queue_due, c.received_at, c.pk)), False
+
+
+def test_needs_me_pages_are_the_urgent_first_then_the_rest_in_the_sorts_order(desk):
+    """Every page of "Needs me" (mine and unassigned), for each status and sort, read
+    through the paginator with pages of 50 and of 7 (so that pages fall before, across
+    and after the last urgent case): the cases sorted here in Python, those breached
+    or at risk (a clock in such a state, or the next due time past) first."""
+    from django.core.paginator import Paginator
+
+    agent = desk["agents"][3]
+    crossed = 0
+    for status, statuses in STATUS_FILTERS.items():
+        cases = [c for c in Case.objects.all()
+                 if c.assignee_id in (agent.pk, None)
+                 and (statuses is None or c.status in statuses)]
+        for sort in QUEUE_SORTS:
+            key, newest = _sort_key(sort)
+            urgent = sorted((c for c in cases if (
+                c.earliest_due is not None and c.earliest_due <= NOW) or set(URGENT_STATES)
+                & {c.response_state, c.resolution_state, c.next_update_state}),
+                key=key, reverse=newest)
+            first = {c.pk for c in urgent}
+            rest = sorted((c for c in cases if c.pk not in first), key=key, reverse=newest)
+            expected = [c.pk for c in urgent + rest]
+            filters = {"view": "focus", "status": status, "priority": "", "organisation": "",
+                       "region": "", "sort": sort, "q": ""}
+            for size in (50, 7):
+                paginator = Paginator(queue_list(agent, filters, NOW), size)
+                assert paginator.count == len(expected), (status, sort)
+                got = [pk for n in paginator.page_range for pk in paginator.page(n)]
+                assert got == expected, (status, sort, size)
+            crossed += 0 < len(urgent) < len(cases) and len(urgent) % 7 != 0
+    assert crossed  # some page held both urgent cases and others
 
 
 def test_the_queue_counts_read_an_index_alone(desk):
