@@ -352,12 +352,15 @@ def fast_values(qs: QuerySet, times: Sequence[int]):
     the cost of reading a year's events or facts through the ORM. Only for columns
     that need no other converter (text, integers, times)."""
     connection = connections[qs.db]
-    if connection.vendor != "sqlite":
+    if connection.vendor not in ("sqlite", "postgresql"):  # pragma: no cover
         yield from qs.iterator(chunk_size=CHUNK)
         return
     try:
         sql, params = qs.query.sql_with_params()
     except EmptyResultSet:  # a filter that matches nothing (``pk__in=[]``)
+        return
+    if connection.vendor == "postgresql":
+        yield from _pg_rows(connection, sql, params)
         return
     parse = datetime.fromisoformat
     with connection.cursor() as cursor:
@@ -372,6 +375,21 @@ def fast_values(qs: QuerySet, times: Sequence[int]):
                             at = parse(at)
                         row[k] = at if at.tzinfo else at.replace(tzinfo=UTC)
                 yield row
+
+
+def _pg_rows(connection, sql: str, params):
+    """The rows of a query on PostgreSQL, with psycopg's own (compiled) loader of
+    ``timestamptz``: Django's replaces the value's zone in Python, value by value,
+    most of the cost of reading a year's facts. The connection's time zone is UTC
+    (Django sets it), so the values are aware UTC as Django's; one round trip
+    (Django's cursor fetches the whole result)."""
+    from psycopg.types.datetime import TimestamptzLoader
+
+    with connection.cursor() as cursor:
+        cursor.cursor.adapters.register_loader("timestamptz", TimestamptzLoader)
+        cursor.execute(sql, params)
+        while rows := cursor.fetchmany(CHUNK):
+            yield from rows
 
 
 def _event_rows(qs: QuerySet):
