@@ -42,7 +42,7 @@ def profile_workers(directory: str) -> None:
 
     @functools.wraps(inner)
     def _replay_range(bounds):
-        prof = cProfile.Profile()
+        prof = cProfile.Profile(time.process_time)
         try:
             return prof.runcall(inner, bounds)
         finally:

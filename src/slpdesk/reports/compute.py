@@ -708,6 +708,6 @@ def compare(current: Iterable[CaseRow], draft: Iterable[CaseRow]) -> list[Change
     out = []
     for row in current:
         other = by_id.get(row.id)
-        if other is not None and other.outcome_key() != row.outcome_key():
+        if other is not None and other is not row and other.outcome_key() != row.outcome_key():
             out.append(Change(row, other))
     return out
