@@ -9,7 +9,7 @@ types in time order, up to and including an ``excluded``. The report and
 the simulator's "current" column are the same computation, so a draft that
 changes nothing changes no case.
 
-Built for a year of 100,000 cases (``bench/bench_simulate.py``): three
+Built for a year of 100,000 cases (``bench/bench_simulate.py``): a few
 queries in all (cases, escalations, events), rows read as tuples
 (``values_list``, no model instances) in chunks, events streamed in one
 ordered query and grouped by case, compiled calendars cached per
