@@ -407,7 +407,7 @@ class _Event(NamedTuple):
 
 def fast_values(qs: QuerySet, times: Sequence[int]):
     """The rows of ``qs`` (``values_list``; the columns at ``times`` are date-times),
-    streamed (as lists on SQLite). On SQLite read with the driver's cursor, the times
+    streamed. On SQLite read with the driver's cursor, the times
     made aware here as Django does (UTC): Django's per-value converters are most of
     the cost of reading a year's events or facts through the ORM. Only for columns
     that need no other converter (text, integers, times)."""
@@ -427,6 +427,13 @@ def fast_values(qs: QuerySet, times: Sequence[int]):
         cursor.execute(sql, params)
         while rows := cursor.fetchmany(CHUNK):
             for row in rows:
+                for k in times:
+                    at = row[k]
+                    if at is not None and (at.__class__ is str or at.tzinfo is None):
+                        break
+                else:  # each already aware (``slpdesk.sqlite_times`` read it) or null
+                    yield row
+                    continue
                 row = list(row)
                 for k in times:
                     at = row[k]  # the driver's converter parsed it (naive UTC), or text
