@@ -32,10 +32,11 @@ Definitions (the report says them in words too):
 from __future__ import annotations
 
 import math
+from bisect import bisect_right
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, tzinfo
+from datetime import UTC, date, datetime, time, tzinfo
 
 OUTCOMES = ("met", "breached", "not_applicable", "open")
 CLOCKS = ("response", "resolution")
@@ -530,28 +531,96 @@ def build_report(rows: Iterable[CaseRow], tz: tzinfo, first: date, last: date,
 
 def tally_rows(rows: Iterable[CaseRow], tz: tzinfo, first: date, last: date) -> Tally:
     """The counts of :func:`build_report` over ``rows``; tallies of consecutive chunks
-    of rows :meth:`~Tally.merge` into the tally of all of them."""
+    of rows :meth:`~Tally.merge` into the tally of all of them.
+
+    What :meth:`Tally.add` and :meth:`Tally.measure` would count row by row, in a
+    tighter loop (the simulator tallies two columns of a year's 100,000 rows): each
+    row's groups and outcome codes are gathered in row order and counted per
+    grouping at once (``Counter``), so every group, name, sample and target is
+    met in the same order as counting row by row."""
     tally = Tally(first, last)
     level_cases = tally.level_cases
+    index, verdict = _INDEX, _VERDICT
+    months = months_between(first, last)
+    starts = [_month_start(m, tz) for m in months[1:]]
+    lo, hi = _month_start(months[0], tz), _month_start(_following(months[-1]), tz)
+    names_org, names_agent = tally.names["organisation"], tally.names["agent"]
+    seconds, targets = tally.seconds, tally.targets
+    priorities, month_keys, regions, orgs, kinds, agents, ros, sos = ([] for _ in range(8))
+    updates: dict[str, list[int]] = {}
+    n = 0
     for row in rows:
         if row.error:
             tally.errors.append((row.number, row.error))
             continue
+        n += 1
+        priority = row.priority
+        at = row.received_at
+        month = months[bisect_right(starts, at)] if lo <= at < hi else month_of(at, tz)
+        org = str(row.organisation_id)
         agent = "" if row.agent_id is None else str(row.agent_id)
-        tally.add(priority=row.priority, month=month_of(row.received_at, tz),
-                  region=row.region, organisation=str(row.organisation_id),
-                  organisation_name=row.organisation, kind=row.kind, agent=agent,
-                  agent_name=row.agent, response=row.response.outcome,
-                  resolution=row.resolution.outcome, owed=row.updates_owed,
-                  on_time=row.updates_on_time, missed=row.updates_missed)
-        for clock in CLOCKS:
-            c = row.clock(clock)
-            if c.measured:
-                tally.measure(row.priority, clock, c.seconds, c.target)
+        names_org[org] = row.organisation
+        names_agent[agent] = row.agent
+        response, resolution = row.response, row.resolution
+        priorities.append(priority)
+        month_keys.append(month)
+        regions.append(row.region)
+        orgs.append(org)
+        kinds.append(row.kind)
+        agents.append(agent)
+        ros.append(index[verdict.get(response.state, "open")])
+        sos.append(index[verdict.get(resolution.state, "open")])
+        owed, missed = row.updates_owed, row.updates_missed
+        u = updates.get(priority)
+        if u is None:
+            u = updates[priority] = [0, 0, 0]
+        u[0] += owed
+        u[1] += owed - missed if owed > missed else 0
+        u[2] += missed
+        for clock, c in (("response", response), ("resolution", resolution)):
+            if c.state in ("met", "breached") and c.stopped is not None \
+                    and c.started is not None:
+                seconds[(priority, clock)].append(c.seconds)
+                if c.target:
+                    targets[(priority, clock)][c.target] += 1
         for level, acknowledged in row.escalations:
             tally.escalations(level, 1, int(acknowledged), 0)
             level_cases[level].add(row.id)
+    tallies = tally.tallies
+    for dim, keys in (("region", regions), ("organisation", orgs), ("kind", kinds),
+                      ("agent", agents), ("priority", priorities), ("month", month_keys)):
+        _count(tallies[dim], Counter(zip(keys, ros, sos, strict=True)))
+    _count({"": tally.total}, Counter(zip([""] * n, ros, sos, strict=True)))
+    _count(tally.monthly, Counter(zip(zip(month_keys, priorities, strict=True), ros, sos,
+                                      strict=True)))
+    for priority, (owed, on_time, missed) in updates.items():
+        tally.updates[priority] = Updates(priority, owed, on_time, missed)
+    tally.cases = n
     return tally
+
+
+def _count(into: dict[str, list[int]], counted: Counter) -> None:
+    """Add ``counted`` (``(key, response code, resolution code)`` -> cases) to the
+    flat lists of :class:`Tally`, keys met in the order counted."""
+    for (key, ro, so), n in counted.items():
+        t = into.get(key)
+        if t is None:
+            t = into[key] = [0] * 9
+        t[0] += n
+        t[1 + ro] += n
+        t[5 + so] += n
+
+
+def _month_start(month: str, tz: tzinfo) -> datetime:
+    """The first instant of ``month`` (``2026-07``) in the zone ``tz``, in UTC (as the
+    report's SQL compares it)."""
+    y, m = map(int, month.split("-"))
+    return datetime.combine(date(y, m, 1), time(0), tzinfo=tz).astimezone(UTC)
+
+
+def _following(month: str) -> str:
+    y, m = map(int, month.split("-"))
+    return f"{y + (m == 12):04d}-{m % 12 + 1:02d}"
 
 
 # --------------------------------------------------------------- drilling down
@@ -639,6 +708,6 @@ def compare(current: Iterable[CaseRow], draft: Iterable[CaseRow]) -> list[Change
     out = []
     for row in current:
         other = by_id.get(row.id)
-        if other is not None and other.outcome_key() != row.outcome_key():
+        if other is not None and other is not row and other.outcome_key() != row.outcome_key():
             out.append(Change(row, other))
     return out

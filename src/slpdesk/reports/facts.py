@@ -429,12 +429,13 @@ def narrowing(dimension: str = "", key: str = "", **_ignored) -> Q | None:
 
 
 def fact_rows(cases: QuerySet, period: Period | None, now: datetime,
-              criteria: Q | None = None, *, calendars: _Calendars | None = None
-              ) -> list[CaseRow]:
+              criteria: Q | None = None, *, calendars: _Calendars | None = None,
+              places: dict | None = None) -> list[CaseRow]:
     """The cases of ``period`` (those matching ``criteria``) as report rows, from
     their stored facts, in the order of ``cases`` (by id unless it is ordered; give
     a period of None for a queryset already narrowed, a page of the drill-down):
-    what the drill-down lists and the case table exports."""
+    what the drill-down lists and the case table exports. ``places``: filled with
+    each case's site's country and policy version, by id (for the simulator)."""
     qs = cases if period is None else period_cases(cases, period)
     if criteria is not None:
         qs = qs.filter(criteria)
@@ -455,10 +456,13 @@ def fact_rows(cases: QuerySet, period: Period | None, now: datetime,
     out = []
     agents: dict = {}
     no_escalations = ()
-    for v in fast_values(qs.values_list(*ROW_FIELDS), ROW_TIMES):
+    fields = ROW_FIELDS if places is None else (*ROW_FIELDS, "site__country")
+    for v in fast_values(qs.values_list(*fields), ROW_TIMES):
         (pk, number, title, received_at, zone, calendar, org_id, org_name, org_kind,
          agent_id, username, first, last, status, priority, owed, missed, open_due,
          version_id) = v[:19]
+        if places is not None:
+            places[pk] = (v[39], version_id)
         agent = agents.get(agent_id)
         if agent is None:
             agent = agents[agent_id] = _agent(username, first, last)
