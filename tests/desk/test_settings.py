@@ -92,6 +92,9 @@ def test_it_parses_a_postgres_url():
     assert (db["NAME"], db["USER"], db["PASSWORD"], db["HOST"], db["PORT"]) == (
         "slpdesk", "desk", "s@cret", "db.example", 6543)
     assert db["CONN_MAX_AGE"] == 60
+    assert db["OPTIONS"]["server_side_binding"] is True  # statements prepared
+    behind_pooler = database_from_url("postgres://x@y/z", conn_max_age=0, prepare=False)
+    assert "server_side_binding" not in behind_pooler.get("OPTIONS", {})
 
 
 def test_it_refuses_other_database_urls():
