@@ -24,6 +24,7 @@ from slpdesk.desk.models import (
     Case,
     Claimable,
     Outbox,
+    RecomputeWaiting,
     SlaNotice,
     WorkerHeartbeat,
 )
@@ -387,16 +388,20 @@ def test_a_calendar_change_goes_to_the_worker_when_one_runs(cast):
     WorkerHeartbeat.objects.create(name="w1", started_at=now, seen_at=now - SECOND)
     services.add_closure("global", datetime(2026, 7, 7).date(), "Shutdown", actor=cast.sam,
                          now=now)
-    for case in cases:  # handed over, not recomputed in the request
+    for case in cases:  # handed over (listed for the worker), not recomputed in the request
+        before = case.next_sla_event_at
         case.refresh_from_db()
         assert case.response_due == ny(2026, 7, 7, 9, 0)
-        assert (case.sla_computed_at, case.next_sla_event_at) == (None, now)
+        assert (case.sla_computed_at, case.next_sla_event_at) == (None, before)
+    assert set(RecomputeWaiting.objects.values_list("case_id", flat=True)) == {
+        case.pk for case in cases}
     uk.refresh_from_db()
     assert uk.sla_computed_at == monday_4pm
     assert handle_one_recompute_batch(now, ctx(), size=2) is True
     assert Case.objects.filter(sla_computed_at__isnull=True).count() == 1
     assert handle_one_recompute_batch(now, ctx(), size=2) is True
     assert handle_one_recompute_batch(now, ctx(), size=2) is False
+    assert not RecomputeWaiting.objects.exists()
     for case in cases:
         case.refresh_from_db()
         assert case.response_due == ny(2026, 7, 8, 9, 0)

@@ -40,6 +40,7 @@ from .models import (
     Message,
     Organisation,
     PolicyVersion,
+    RecomputeWaiting,
     Release,
     Site,
     SlaNotice,
@@ -438,7 +439,8 @@ def recompute_cases(ids, now: datetime, closed: dict[str, list] | None = None
                     ) -> list[StoredCase]:
     """Recompute the cases ``ids`` in one transaction (rows locked, events and
     notices read for all at once, one UPDATE each, on SQLite of the columns that
-    changed only: :func:`store_sla`). Returns them."""
+    changed only: :func:`store_sla`), taken off the worker's list
+    (:class:`RecomputeWaiting`). Returns them."""
     ids = [int(pk) for pk in ids]
     if not ids:
         return []
@@ -455,6 +457,10 @@ def recompute_cases(ids, now: datetime, closed: dict[str, list] | None = None
         sql += " FOR UPDATE"
     with transaction.atomic():
         with connection.cursor() as cursor:
+            # Off the worker's list (before the cases are locked, in the order
+            # request_recompute takes its locks).
+            cursor.execute(f"DELETE FROM {qn(RecomputeWaiting._meta.db_table)} "
+                           f"WHERE {qn('case_id')} {where}", params)
             cursor.execute(sql, params)
             rows = [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
         versions = PolicyVersion.objects.in_bulk({row["policy_version_id"] for row in rows})
@@ -487,12 +493,16 @@ def worker_running(now: datetime) -> bool:
 
 
 def request_recompute(calendar: str, now: datetime, *, day: date | None = None) -> int:
-    """Hand the recompute of ``calendar``'s open cases to the worker, in one UPDATE:
-    their SLA columns are marked not current (``sla_computed_at`` empty) and due for
-    the worker now, which recomputes them in batches (and fires what falls due).
-    With ``day`` (a date whose business hours changed), also the resolved and
-    closed cases with a due time from that day on: a stopped clock keeps its due
-    time, which moves with the calendar as replay moves it (K7). Returns how many."""
+    """Hand the recompute of ``calendar``'s open cases to the worker, in one INSERT and
+    one UPDATE: each case is put in the worker's list (:class:`RecomputeWaiting`) and
+    its SLA columns are marked not current (``sla_computed_at`` empty); the worker
+    recomputes them in batches (and fires what falls due meanwhile). No indexed
+    column of the case is written: on PostgreSQL the mark is then a heap-only
+    update, and so is the recompute of a case whose indexed columns keep their
+    values (no entry in any of the case's indexes either time). With ``day`` (a
+    date whose business hours changed), also the resolved and closed cases with a
+    due time from that day on: a stopped clock keeps its due time, which moves with
+    the calendar as replay moves it (K7). Returns how many."""
     _check_now(now)
     wanted = ~Q(status__in=[Case.Status.RESOLVED, Case.Status.CLOSED])
     if day is not None:
@@ -501,8 +511,19 @@ def request_recompute(calendar: str, now: datetime, *, day: date | None = None) 
         since = datetime.combine(day, time(0), tzinfo=UTC) - timedelta(hours=14)
         wanted |= (Q(response_due__gte=since) | Q(resolution_due__gte=since)
                    | Q(next_update_due__gte=since))
-    return Case.objects.filter(wanted, calendar=calendar).update(sla_computed_at=None,
-                                                                 next_sla_event_at=now)
+    cases = Case.objects.filter(wanted, calendar=calendar).order_by()
+    connection = connections[Case.objects.db]
+    qn = connection.ops.quote_name
+    select, params = cases.values("id").query.sql_with_params()
+    with transaction.atomic(using=Case.objects.db):
+        # The list first, then the cases: the worker locks its list's rows, then
+        # their cases, so both take their locks in the same order. A case the worker
+        # is recomputing now (its row in the list deleted, not committed) is listed
+        # again once it is done, and recomputed again with this change.
+        with connection.cursor() as cursor:
+            cursor.execute(f"INSERT INTO {qn(RecomputeWaiting._meta.db_table)} "
+                           f"({qn('case_id')}) {select} ON CONFLICT DO NOTHING", params)
+        return cases.update(sla_computed_at=None)
 
 
 def calendar_changed(calendar: str, now: datetime, day: date | None = None) -> int:
