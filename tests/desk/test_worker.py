@@ -434,6 +434,33 @@ def test_a_late_recompute_fires_the_warning_that_came_meanwhile_once(cast):
     assert SlaNotice.objects.count() == 2
 
 
+def test_a_recompute_batch_that_raises_is_taken_case_by_case_and_not_again(cast, monkeypatch):
+    """One bad case holds up no other, and the batch's cases leave the worker's list."""
+    now = ny(2026, 7, 6, 16, 30)
+    broken, fine = (services.receive_case(cast.hartford, contact=cast.alice, channel="portal",
+                                          proposed_priority="P1", title=title,
+                                          actor=cast.alice, now=ny(2026, 7, 6, 16, 0))
+                    for title in ("Broken", "Fine"))
+    services.add_closure("global", datetime(2026, 7, 7).date(), "Shutdown", actor=cast.sam,
+                         now=now)
+    real = services.sla_state
+
+    def sla_state(case, *args, **kwargs):
+        if case.pk == broken.pk:
+            raise ValueError("corrupt history")
+        return real(case, *args, **kwargs)
+
+    monkeypatch.setattr(services, "sla_state", sla_state)
+    assert handle_one_recompute_batch(now, ctx()) is True
+    assert handle_one_recompute_batch(now, ctx()) is False  # neither is taken again
+    assert not RecomputeWaiting.objects.exists()
+    fine.refresh_from_db()
+    broken.refresh_from_db()
+    assert (fine.response_due, fine.sla_computed_at) == (ny(2026, 7, 8, 9, 0), now)
+    # The broken one goes to the SLA step, which looks at it again later.
+    assert (broken.sla_computed_at, broken.next_sla_event_at) == (None, now + steps.SLA_RETRY)
+
+
 def test_without_a_live_worker_the_request_still_hands_the_recompute_over(cast):
     now = ny(2026, 7, 6, 16, 30)
     case = services.receive_case(cast.hartford, contact=cast.alice, channel="portal",
