@@ -6,7 +6,14 @@ import pytest
 
 from desk.conftest import NY, UTC, ny
 from slpdesk.desk import services
-from slpdesk.desk.models import CalendarClosure, Case, CaseEvent, ImmutableError, Message
+from slpdesk.desk.models import (
+    CalendarClosure,
+    Case,
+    CaseEvent,
+    ImmutableError,
+    Message,
+    RecomputeWaiting,
+)
 from slpdesk.desk.services import DeskError
 from slpdesk.sla import Event, calendar_for, load_policy, replay
 
@@ -383,12 +390,16 @@ def test_it_recomputes_open_cases_when_a_calendar_closes_a_day(cast):
     done_computed = done.sla_computed_at
 
     now = ny(2026, 7, 6, 16, 30)
+    before = case.next_sla_event_at
     closure = services.add_closure("global", date(2026, 7, 7), "Summer shutdown",
                                    actor=cast.sam, now=now)
     case.refresh_from_db()
-    # C4: handed to the worker in one UPDATE, never recomputed in the request.
+    # C4: handed to the worker (listed, marked not current), never recomputed in the
+    # request.
     assert (case.response_due, case.sla_computed_at, case.next_sla_event_at) == (
-        ny(2026, 7, 7, 9, 0), None, now)
+        ny(2026, 7, 7, 9, 0), None, before)
+    assert set(RecomputeWaiting.objects.values_list("case_id", flat=True)) == {
+        case.pk, done.pk}
     assert services.recompute_calendar("global", now) == 1
     case.refresh_from_db()
     uk.refresh_from_db()
@@ -402,6 +413,7 @@ def test_it_recomputes_open_cases_when_a_calendar_closes_a_day(cast):
     services.recompute_cases([done.pk], now)
     done.refresh_from_db()
     assert (done.response_due, done.sla_computed_at) == (ny(2026, 7, 8, 9, 0), now)
+    assert not RecomputeWaiting.objects.exists()  # each taken off the worker's list
     assert done_computed == monday_4pm
 
     with pytest.raises(DeskError) as err:

@@ -24,6 +24,7 @@ from slpdesk.desk.models import (
     Case,
     Claimable,
     Outbox,
+    RecomputeWaiting,
     SlaNotice,
     WorkerHeartbeat,
 )
@@ -387,16 +388,20 @@ def test_a_calendar_change_goes_to_the_worker_when_one_runs(cast):
     WorkerHeartbeat.objects.create(name="w1", started_at=now, seen_at=now - SECOND)
     services.add_closure("global", datetime(2026, 7, 7).date(), "Shutdown", actor=cast.sam,
                          now=now)
-    for case in cases:  # handed over, not recomputed in the request
+    for case in cases:  # handed over (listed for the worker), not recomputed in the request
+        before = case.next_sla_event_at
         case.refresh_from_db()
         assert case.response_due == ny(2026, 7, 7, 9, 0)
-        assert (case.sla_computed_at, case.next_sla_event_at) == (None, now)
+        assert (case.sla_computed_at, case.next_sla_event_at) == (None, before)
+    assert set(RecomputeWaiting.objects.values_list("case_id", flat=True)) == {
+        case.pk for case in cases}
     uk.refresh_from_db()
     assert uk.sla_computed_at == monday_4pm
     assert handle_one_recompute_batch(now, ctx(), size=2) is True
     assert Case.objects.filter(sla_computed_at__isnull=True).count() == 1
     assert handle_one_recompute_batch(now, ctx(), size=2) is True
     assert handle_one_recompute_batch(now, ctx(), size=2) is False
+    assert not RecomputeWaiting.objects.exists()
     for case in cases:
         case.refresh_from_db()
         assert case.response_due == ny(2026, 7, 8, 9, 0)
@@ -427,6 +432,33 @@ def test_a_late_recompute_fires_the_warning_that_came_meanwhile_once(cast):
     assert handle_one_recompute_batch(late, ctx()) is False
     assert handle_one_sla_event(late, ctx()) is False
     assert SlaNotice.objects.count() == 2
+
+
+def test_a_recompute_batch_that_raises_is_taken_case_by_case_and_not_again(cast, monkeypatch):
+    """One bad case holds up no other, and the batch's cases leave the worker's list."""
+    now = ny(2026, 7, 6, 16, 30)
+    broken, fine = (services.receive_case(cast.hartford, contact=cast.alice, channel="portal",
+                                          proposed_priority="P1", title=title,
+                                          actor=cast.alice, now=ny(2026, 7, 6, 16, 0))
+                    for title in ("Broken", "Fine"))
+    services.add_closure("global", datetime(2026, 7, 7).date(), "Shutdown", actor=cast.sam,
+                         now=now)
+    real = services.sla_state
+
+    def sla_state(case, *args, **kwargs):
+        if case.pk == broken.pk:
+            raise ValueError("corrupt history")
+        return real(case, *args, **kwargs)
+
+    monkeypatch.setattr(services, "sla_state", sla_state)
+    assert handle_one_recompute_batch(now, ctx()) is True
+    assert handle_one_recompute_batch(now, ctx()) is False  # neither is taken again
+    assert not RecomputeWaiting.objects.exists()
+    fine.refresh_from_db()
+    broken.refresh_from_db()
+    assert (fine.response_due, fine.sla_computed_at) == (ny(2026, 7, 8, 9, 0), now)
+    # The broken one goes to the SLA step, which looks at it again later.
+    assert (broken.sla_computed_at, broken.next_sla_event_at) == (None, now + steps.SLA_RETRY)
 
 
 def test_without_a_live_worker_the_request_still_hands_the_recompute_over(cast):

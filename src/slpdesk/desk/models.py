@@ -1165,6 +1165,22 @@ class SlaNotice(models.Model):
                                                name="sla_notice_once")]
 
 
+class RecomputeWaiting(models.Model):
+    """A case whose SLA columns a calendar change made stale, waiting for the worker's
+    recompute (C4; :func:`slpdesk.desk.services.request_recompute`). Kept apart from
+    the case: marking a case by a change of one of its indexed columns (as
+    ``next_sla_event_at`` was) writes a new entry in each of the case's indexes on
+    PostgreSQL, twice (marked, then recomputed), where a change of unindexed columns
+    alone (``sla_computed_at``) is a heap-only update that touches none."""
+
+    case = models.OneToOneField(Case, models.CASCADE, primary_key=True, related_name="+",
+                                verbose_name=_("case"))
+
+    class Meta:
+        verbose_name = _("case waiting for a recompute")
+        verbose_name_plural = _("cases waiting for a recompute")
+
+
 class ProgramUpdate(models.Model):
     """A published update of a release (U1)."""
 

@@ -40,6 +40,7 @@ from .models import (
     Message,
     Organisation,
     PolicyVersion,
+    RecomputeWaiting,
     Release,
     Site,
     SlaNotice,
@@ -272,16 +273,19 @@ def store_sla(cases, now: datetime, closed: dict[str, list] | None = None, *,
     ``sla_computed_at``: the one writer of these columns, for one case (a
     service's change, :func:`refresh_sla`) or a batch (the worker's recompute, the
     bench's loader): the events of all the cases in one query, their notices in
-    one, then one UPDATE per case. ``closed`` maps calendar names to closure dates
-    already read (filled in as needed); ``events``, the cases' SLA events when the
-    caller has the events already (a new case, whose events are about to be
-    written); ``new``: no notice was ever fired for them; ``write``: false when the
-    caller writes the columns (a case not yet inserted, whose INSERT carries them:
-    they are only set on it here); ``changed_only``: the cases carry their stored
-    SLA columns (read in this transaction, rows locked), and only the columns whose
-    value changes are written (a recompute after a calendar change leaves most of them as they
-    are: no index over an unchanged column is touched). Returns the states, in
-    the order of ``cases``."""
+    one, then one UPDATE per case (on PostgreSQL one for the batch, or for the
+    cases whose changed columns are the same: :func:`_update_many`). ``closed``
+    maps calendar names to closure dates already read (filled in as needed);
+    ``events``, the cases' SLA events when the caller has the events already (a
+    new case, whose events are about to be written); ``new``: no notice was ever
+    fired for them; ``write``: false when the caller writes the columns (a case
+    not yet inserted, whose INSERT carries them: they are only set on it here);
+    ``changed_only``: the cases carry their stored SLA columns (read in this
+    transaction, rows locked), and only the columns whose value changes are
+    written (a recompute after a calendar change leaves most of them as they
+    are: no index over an unchanged column is touched, on PostgreSQL none at all
+    while no indexed column changes). Returns the states, in the order of
+    ``cases``."""
     closed = {} if closed is None else closed
     if events is None:
         events = cases_sla_events([case.pk for case in cases])
@@ -332,25 +336,43 @@ def store_sla(cases, now: datetime, closed: dict[str, list] | None = None, *,
 
 
 def _update_many(cases, names: tuple[str, ...] = (*SLA_COLUMNS, "sla_computed_at")) -> None:
-    """Write the columns ``names`` (by default every SLA column) of many cases: one
-    UPDATE by id, executed for each (``bulk_update``'s CASE expressions cost some
-    50 ms a case to build; one ``UPDATE ... FROM (VALUES ...)`` costs more on
-    PostgreSQL, whose driver binds the values into the text). Times go in as the
-    backend stores them (SQLite: UTC text, as Django writes it)."""
+    """Write the columns ``names`` (by default every SLA column) of many cases. On
+    PostgreSQL one ``UPDATE ... FROM unnest(...)`` with an array a column, bound by
+    the server (one statement for the batch: one UPDATE a case cost the server
+    some 160 µs a row, Django's client-side binding quotes every value into the
+    text); elsewhere one UPDATE by id, executed for each (``bulk_update``'s CASE
+    expressions cost some 50 ms a case to build). Times go in as the backend
+    stores them (SQLite: UTC text, as Django writes it)."""
     if not names:
         return
     connection = connections[Case.objects.db]
     qn = connection.ops.quote_name
     fields = [Case._meta.get_field(name) for name in names]
-    sql = (f"UPDATE {qn(Case._meta.db_table)} SET "
-           + ", ".join(f"{qn(f.column)} = %s" for f in fields) + f" WHERE {qn('id')} = %s")
-    names = [f.attname for f in fields]
+    table = qn(Case._meta.db_table)
+    attnames = [f.attname for f in fields]
+    if connection.vendor == "postgresql" and is_psycopg3:
+        import psycopg
+
+        arrays = [[getattr(case, name) for case in cases] for name in attnames]
+        arrays.append([case.pk for case in cases])
+        columns = [qn(f.column) for f in fields]
+        sql = (f"UPDATE {table} SET " + ", ".join(f"{c} = v.{c}" for c in columns)
+               + " FROM unnest(" + ", ".join(f"%s::{f.db_type(connection)}[]" for f in fields)
+               + f", %s::{Case._meta.pk.rel_db_type(connection)}[]) "
+               f"AS v({', '.join(columns)}, {qn('id')}) "
+               f"WHERE {table}.{qn('id')} = v.{qn('id')}")
+        connection.ensure_connection()
+        with psycopg.Cursor(connection.connection) as cursor:
+            cursor.execute(sql, arrays)
+        return
+    sql = (f"UPDATE {table} SET " + ", ".join(f"{qn(f.column)} = %s" for f in fields)
+           + f" WHERE {qn('id')} = %s")
     if connection.vendor == "sqlite":
         times = {f.attname for f in fields if f.get_internal_type() == "DateTimeField"}
 
         def row(case) -> list:
             values = []
-            for name in names:
+            for name in attnames:
                 v = getattr(case, name)
                 if v is not None and name in times:
                     v = str((v if v.tzinfo is UTC else v.astimezone(UTC)).replace(tzinfo=None))
@@ -359,20 +381,10 @@ def _update_many(cases, names: tuple[str, ...] = (*SLA_COLUMNS, "sla_computed_at
             return values
     else:
         def row(case) -> list:
-            return [*(getattr(case, name) for name in names), case.pk]
+            return [*(getattr(case, name) for name in attnames), case.pk]
 
-    params = [row(case) for case in cases]
-    if connection.vendor == "postgresql" and is_psycopg3:
-        # The driver's own cursor, values bound by the server (one prepared
-        # statement for the batch): Django's binds them into the text, row by row.
-        import psycopg
-
-        connection.ensure_connection()
-        with psycopg.Cursor(connection.connection) as cursor:
-            cursor.executemany(sql, params)
-        return
     with connection.cursor() as cursor:
-        cursor.executemany(sql, params)
+        cursor.executemany(sql, [row(case) for case in cases])
 
 
 def refresh_sla(case: Case, now: datetime, closed: list | None = None) -> SlaState:
@@ -395,10 +407,11 @@ def next_sla_event(case: Case, state: SlaState, closed: list,
 
 
 #: What a recompute reads of a case (the rest of the row is not needed): what the
-#: replay needs, and on SQLite the stored SLA columns, so that only those that change
-#: are written (SQLite then leaves every index over an unchanged column alone; on
-#: PostgreSQL a row whose ``next_sla_event_at`` changes gets a new entry in every
-#: index whatever else changes, and reading the old values would only cost time).
+#: replay needs, and the stored SLA columns, so that only those that change are
+#: written (SQLite then leaves every index over an unchanged column alone;
+#: PostgreSQL makes a heap-only update, no index entry, of a row whose indexed
+#: columns keep their values, and the cases that changed alike are written in one
+#: statement: after a calendar change, most often ``sla_computed_at`` alone).
 _RECOMPUTE_READS = ("id", "policy_version_id", "calendar", "time_zone", "updated_at",
                     "next_sla_event_at", "number")
 _RECOMPUTE_STORED = tuple(name for name in (*SLA_COLUMNS, "sla_computed_at")
@@ -440,16 +453,15 @@ def _in(connection, values) -> tuple[str, list]:
 def recompute_cases(ids, now: datetime, closed: dict[str, list] | None = None
                     ) -> list[StoredCase]:
     """Recompute the cases ``ids`` in one transaction (rows locked, events and
-    notices read for all at once, one UPDATE each, on SQLite of the columns that
-    changed only: :func:`store_sla`). Returns them."""
+    notices read for all at once, only the columns that changed written:
+    :func:`store_sla`), taken off the worker's list
+    (:class:`RecomputeWaiting`). Returns them."""
     ids = [int(pk) for pk in ids]
     if not ids:
         return []
     connection = connections[Case.objects.db]
     qn = connection.ops.quote_name
-    changed_only = connection.vendor == "sqlite"
-    fields = [Case._meta.get_field(name) for name in
-              (*_RECOMPUTE_READS, *(_RECOMPUTE_STORED if changed_only else ()))]
+    fields = [Case._meta.get_field(name) for name in (*_RECOMPUTE_READS, *_RECOMPUTE_STORED)]
     names = [f.attname for f in fields]
     where, params = _in(connection, ids)
     sql = (f"SELECT {', '.join(qn(f.column) for f in fields)} FROM {qn(Case._meta.db_table)} "
@@ -458,13 +470,17 @@ def recompute_cases(ids, now: datetime, closed: dict[str, list] | None = None
         sql += " FOR UPDATE"
     with transaction.atomic():
         with connection.cursor() as cursor:
+            # Off the worker's list (before the cases are locked, in the order
+            # request_recompute takes its locks).
+            cursor.execute(f"DELETE FROM {qn(RecomputeWaiting._meta.db_table)} "
+                           f"WHERE {qn('case_id')} {where}", params)
             cursor.execute(sql, params)
             rows = [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
         versions = PolicyVersion.objects.in_bulk({row["policy_version_id"] for row in rows})
         cases = [StoredCase(row, versions[row["policy_version_id"]]) for row in rows]
         for case in cases:  # SQLite gives what the driver reads; times as aware UTC
             case.updated_at = utc(case.updated_at)
-        store_sla(cases, now, closed, changed_only=changed_only)
+        store_sla(cases, now, closed, changed_only=True)
     return cases
 
 
@@ -490,12 +506,16 @@ def worker_running(now: datetime) -> bool:
 
 
 def request_recompute(calendar: str, now: datetime, *, day: date | None = None) -> int:
-    """Hand the recompute of ``calendar``'s open cases to the worker, in one UPDATE:
-    their SLA columns are marked not current (``sla_computed_at`` empty) and due for
-    the worker now, which recomputes them in batches (and fires what falls due).
-    With ``day`` (a date whose business hours changed), also the resolved and
-    closed cases with a due time from that day on: a stopped clock keeps its due
-    time, which moves with the calendar as replay moves it (K7). Returns how many."""
+    """Hand the recompute of ``calendar``'s open cases to the worker, in one INSERT and
+    one UPDATE: each case is put in the worker's list (:class:`RecomputeWaiting`) and
+    its SLA columns are marked not current (``sla_computed_at`` empty); the worker
+    recomputes them in batches (and fires what falls due meanwhile). No indexed
+    column of the case is written: on PostgreSQL the mark is then a heap-only
+    update, and so is the recompute of a case whose indexed columns keep their
+    values (no entry in any of the case's indexes either time). With ``day`` (a
+    date whose business hours changed), also the resolved and closed cases with a
+    due time from that day on: a stopped clock keeps its due time, which moves with
+    the calendar as replay moves it (K7). Returns how many."""
     _check_now(now)
     wanted = ~Q(status__in=[Case.Status.RESOLVED, Case.Status.CLOSED])
     if day is not None:
@@ -504,8 +524,19 @@ def request_recompute(calendar: str, now: datetime, *, day: date | None = None) 
         since = datetime.combine(day, time(0), tzinfo=UTC) - timedelta(hours=14)
         wanted |= (Q(response_due__gte=since) | Q(resolution_due__gte=since)
                    | Q(next_update_due__gte=since))
-    return Case.objects.filter(wanted, calendar=calendar).update(sla_computed_at=None,
-                                                                 next_sla_event_at=now)
+    cases = Case.objects.filter(wanted, calendar=calendar).order_by()
+    connection = connections[Case.objects.db]
+    qn = connection.ops.quote_name
+    select, params = cases.values("id").query.sql_with_params()
+    with transaction.atomic(using=Case.objects.db):
+        # The list first, then the cases: the worker locks its list's rows, then
+        # their cases, so both take their locks in the same order. A case the worker
+        # is recomputing now (its row in the list deleted, not committed) is listed
+        # again once it is done, and recomputed again with this change.
+        with connection.cursor() as cursor:
+            cursor.execute(f"INSERT INTO {qn(RecomputeWaiting._meta.db_table)} "
+                           f"({qn('case_id')}) {select} ON CONFLICT DO NOTHING", params)
+        return cases.update(sla_computed_at=None)
 
 
 def calendar_changed(calendar: str, now: datetime, day: date | None = None) -> int:

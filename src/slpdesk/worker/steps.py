@@ -28,7 +28,14 @@ from django.conf import settings
 from django.db import IntegrityError, InterfaceError, OperationalError, transaction
 
 from slpdesk.desk import services
-from slpdesk.desk.models import CalendarClosure, Case, Claimable, Outbox, SlaNotice
+from slpdesk.desk.models import (
+    CalendarClosure,
+    Case,
+    Claimable,
+    Outbox,
+    RecomputeWaiting,
+    SlaNotice,
+)
 from slpdesk.mail import notifications, outbound
 from slpdesk.mail.transport import SendError
 from slpdesk.reports import statements
@@ -182,13 +189,14 @@ def handle_one_recompute_batch(now: datetime, ctx: Context | None = None, *,
     what falls due now for those whose SLA moment has come (each once, as the SLA
     step would). The batch is claimed by locking its rows in the same transaction
     (:func:`_claim_batch`), not by writing a lease: a row written once, not twice
-    (on PostgreSQL each write is a new entry in every index of the case). A batch
-    that cannot be recomputed in one go (a case whose events the engine refuses)
-    is taken case by case, so one bad case holds up no other."""
+    (on PostgreSQL each write is a new entry in every index of the case, unless no
+    indexed column changes). A batch that cannot be recomputed in one go (a case
+    whose events the engine refuses) is taken case by case, so one bad case holds
+    up no other."""
     ctx = ctx or _DEFAULT
     closed: dict[str, list] = {}
     with transaction.atomic():
-        pks = _claim_batch(now, size)
+        pks = _claim_batch(size)
         if not pks:
             return False
         try:
@@ -209,16 +217,20 @@ def handle_one_recompute_batch(now: datetime, ctx: Context | None = None, *,
             for rest in due[n + 1:]:  # (the one that failed is let go by _process)
                 ctx.unfinished.append(_releaser(rest, now, ctx))
             raise
+        if cases is None:
+            # Taken case by case: off the list once done (or, if it failed, once
+            # handed to the SLA step, which looks at it again SLA_RETRY later).
+            RecomputeWaiting.objects.filter(case_id=pk).delete()
     return True
 
 
-def _claim_batch(now: datetime, size: int) -> list[int]:
-    """Up to ``size`` cases waiting for a recompute, locked for the caller's
-    transaction (``FOR UPDATE SKIP LOCKED`` on PostgreSQL: another worker takes the
-    next ones; SQLite's write lock holds the whole transaction)."""
-    due = (Case.objects.filter(sla_computed_at__isnull=True, next_sla_event_at__lte=now)
-           .order_by("next_sla_event_at", "pk"))
-    return list(claims.skip_locked(due).values_list("pk", flat=True)[:size])
+def _claim_batch(size: int) -> list[int]:
+    """Up to ``size`` cases waiting for a recompute (:class:`RecomputeWaiting`), their
+    rows in the list locked for the caller's transaction (``FOR UPDATE SKIP LOCKED``
+    on PostgreSQL: another worker takes the next ones; SQLite's write lock holds the
+    whole transaction), which takes them off the list as it recomputes them."""
+    waiting = RecomputeWaiting.objects.order_by("case_id")
+    return list(claims.skip_locked(waiting).values_list("case_id", flat=True)[:size])
 
 
 def _releaser(pk: int, now: datetime, ctx: Context) -> Callable[[], object]:
