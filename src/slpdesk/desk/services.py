@@ -323,16 +323,17 @@ def store_sla(cases, now: datetime, closed: dict[str, list] | None = None, *,
             groups.setdefault(changed, []).append(case)
         for column, value in columns.items():
             setattr(case, column, value)
-    if not write:
-        pass
-    elif changed_only:
+    states = [state for _case, state, _at, _calendar in done]
+    if not write:  # the caller's INSERT carries the columns
+        return states
+    if changed_only:
         for names, group in groups.items():
             _update_many(group, names)
     elif len(cases) == 1 and isinstance(cases[0], Case):
         cases[0].save(update_fields=[*SLA_COLUMNS, "sla_computed_at"])
     elif cases:
         _update_many(cases)
-    return [state for _case, state, _at, _calendar in done]
+    return states
 
 
 def _update_many(cases, names: tuple[str, ...] = (*SLA_COLUMNS, "sla_computed_at")) -> None:
