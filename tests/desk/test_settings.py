@@ -92,9 +92,26 @@ def test_it_parses_a_postgres_url():
     assert (db["NAME"], db["USER"], db["PASSWORD"], db["HOST"], db["PORT"]) == (
         "slpdesk", "desk", "s@cret", "db.example", 6543)
     assert db["CONN_MAX_AGE"] == 60
-    assert db["OPTIONS"]["server_side_binding"] is True  # statements prepared
+    # statements prepared: bound by the server, and prepared from their fifth run
+    assert db["OPTIONS"] == {"server_side_binding": True, "prepare_threshold": 5}
     behind_pooler = database_from_url("postgres://x@y/z", conn_max_age=0, prepare=False)
     assert "server_side_binding" not in behind_pooler.get("OPTIONS", {})
+    assert "prepare_threshold" not in behind_pooler.get("OPTIONS", {})
+
+
+def test_a_statement_run_again_is_prepared_on_postgresql(db):
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        pytest.skip("SQLite has no server to prepare statements on")
+    marker = "SELECT count(*) FROM desk_site WHERE name = %s /* prepared? */"
+    with connection.cursor() as cursor:
+        for n in range(6):
+            cursor.execute(marker, [f"site {n}"])
+        cursor.execute("SELECT statement FROM pg_prepared_statements "
+                       "WHERE statement LIKE '%%prepared?%%' AND NOT from_sql")
+        prepared = [row[0] for row in cursor.fetchall()]
+    assert prepared == ["SELECT count(*) FROM desk_site WHERE name = $1 /* prepared? */"]
 
 
 def test_it_refuses_other_database_urls():
