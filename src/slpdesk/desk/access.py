@@ -213,6 +213,17 @@ def sites_for(user) -> QuerySet[Site]:
     return Site.objects.none()
 
 
+def may_open_case_at(user, site: Site) -> bool:
+    """Whether ``site`` is one of :func:`sites_for` ``user``, judged on the site as read
+    (with its organisation) instead of by a query: opening a case asks it every time."""
+    if can_work(user):
+        return True
+    if is_contact(user):
+        return user.organisation_id in (site.organisation_id,
+                                        site.organisation.supported_by_id)
+    return False
+
+
 # ------------------------------------------------------------ personal data
 def can_manage_personal_data(user) -> bool:
     """Find anyone, export their data and erase it (GDPR requests): administrators."""

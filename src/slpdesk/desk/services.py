@@ -656,8 +656,7 @@ def receive_case(site: Site, *, contact: User, channel: str, proposed_priority: 
             organisation.pk, organisation.supported_by_id):
         raise DeskError("contact", _("The contact does not belong to %(organisation)s."),
                         organisation=organisation.name)
-    if not access.can_open_case(actor) or not access.sites_for(actor).filter(
-            pk=site.pk).exists():
+    if not access.can_open_case(actor) or not access.may_open_case_at(actor, site):
         raise DeskError("forbidden", _("You cannot open a case for another organisation."))
     if channel not in Case.Channel.values:
         raise DeskError("channel", _("Unknown channel %(channel)s."), channel=channel)

@@ -81,7 +81,11 @@ def _subscriptions() -> list[tuple[int, list]]:
     if cached is not None and connection.in_atomic_block and any(
             entry[1] is cached for entry in connection.run_on_commit):
         return cached.rows
-    rows = list(Webhook.objects.filter(enabled=True).values_list("pk", "events"))
+    # (written out: every case opened asks, and compiling the ORM's query took two
+    # thirds of the time; a JSON column reads as its text on both engines)
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT id, events FROM {Webhook._meta.db_table} WHERE enabled")
+        rows = [(pk, json.loads(events)) for pk, events in cursor.fetchall()]
     if connection.in_atomic_block:
         cached = _Listeners(rows)
         setattr(connection, _ATTR, cached)
