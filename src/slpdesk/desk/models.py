@@ -36,11 +36,13 @@ from slpdesk.sla import (
 
 
 def _rows(model: type[models.Model], sql: str, params: list) -> list[tuple]:
-    """The rows of ``sql`` on ``model``'s database: for the few reads on every case's
-    path that are written out in SQL, because compiling the ORM's query cost more than
-    running it."""
-    with connections[router.db_for_read(model)].cursor() as cursor:
-        cursor.execute(sql, params)
+    """The rows of ``sql`` (``{table}`` in it: ``model``'s table) on ``model``'s
+    database: for the few reads on every case's path that are written out in SQL,
+    because compiling the ORM's query cost more than running it."""
+    connection = connections[router.db_for_read(model)]
+    with connection.cursor() as cursor:
+        cursor.execute(sql.format(table=connection.ops.quote_name(model._meta.db_table)),
+                       params)
         return cursor.fetchall()
 
 
@@ -227,9 +229,9 @@ class Site(models.Model):
         # (written out: every case opened asks, and compiling the ORM's query took
         # two thirds of the time)
         day = connections[router.db_for_read(Agreement)].ops.adapt_datefield_value(on)
-        return bool(_rows(Agreement, f"SELECT 1 FROM {Agreement._meta.db_table} "
-                                     "WHERE site_id = %s AND starts <= %s AND ends >= %s "
-                                     "LIMIT 1", [self.pk, day, day]))
+        return bool(_rows(Agreement, "SELECT 1 FROM {table} WHERE site_id = %s "
+                                     "AND starts <= %s AND ends >= %s LIMIT 1",
+                          [self.pk, day, day]))
 
     def calendar_name(self, policy: Policy) -> str:
         """The support calendar a case at this site uses (C3)."""
@@ -333,7 +335,8 @@ class PolicyVersionQuerySet(models.QuerySet):
         # without compiling it again on each call (a third of the time).
         connection = connections[self.db]
         return next(iter(self.raw(
-            f"SELECT * FROM {PolicyVersion._meta.db_table} WHERE effective_at <= %s "
+            f"SELECT * FROM {connection.ops.quote_name(PolicyVersion._meta.db_table)} "
+            "WHERE effective_at <= %s "
             "ORDER BY effective_at DESC, id DESC LIMIT 1",
             [connection.ops.adapt_datetimefield_value(at)])), None)
 
@@ -491,7 +494,7 @@ class CalendarClosure(models.Model):
         """The extra closed dates in effect for ``calendar`` (the closures of
         :meth:`CalendarClosureQuerySet.in_effect`), written out: every case opened and
         every SLA refresh reads them."""
-        rows = _rows(CalendarClosure, f"SELECT date FROM {CalendarClosure._meta.db_table} "
+        rows = _rows(CalendarClosure, "SELECT date FROM {table} "
                                       "WHERE removed_at IS NULL AND calendar = %s",
                      [calendar])
         # (SQLite gives the ISO text of a date)

@@ -83,8 +83,9 @@ def _subscriptions() -> list[tuple[int, list]]:
         return cached.rows
     # (written out: every case opened asks, and compiling the ORM's query took two
     # thirds of the time; a JSON column reads as its text on both engines)
+    table = connection.ops.quote_name(Webhook._meta.db_table)
     with connection.cursor() as cursor:
-        cursor.execute(f"SELECT id, events FROM {Webhook._meta.db_table} WHERE enabled")
+        cursor.execute(f"SELECT id, events FROM {table} WHERE enabled")
         rows = [(pk, json.loads(events)) for pk, events in cursor.fetchall()]
     if connection.in_atomic_block:
         cached = _Listeners(rows)
