@@ -35,14 +35,15 @@ from slpdesk.sla import (
 )
 
 
-def _rows(model: type[models.Model], sql: str, params: list) -> list[tuple]:
-    """The rows of ``sql`` (``{table}`` in it: ``model``'s table) on ``model``'s
-    database: for the few reads on every case's path that are written out in SQL,
-    because compiling the ORM's query cost more than running it."""
+def _rows(model: type[models.Model], sql: str, params: list, **parts: str) -> list[tuple]:
+    """The rows of ``sql`` (``{table}`` in it: ``model``'s table; other ``{names}``:
+    ``parts``) on ``model``'s database: for the few reads on every case's path that
+    are written out in SQL, because compiling the ORM's query cost more than running
+    it."""
     connection = connections[router.db_for_read(model)]
     with connection.cursor() as cursor:
-        cursor.execute(sql.format(table=connection.ops.quote_name(model._meta.db_table)),
-                       params)
+        cursor.execute(sql.format(table=connection.ops.quote_name(model._meta.db_table),
+                                  **parts), params)
         return cursor.fetchall()
 
 
@@ -332,13 +333,19 @@ class PolicyVersionQuerySet(models.QuerySet):
 
     def _latest_from(self, at: datetime) -> PolicyVersion | None:
         # Every case opened reads this: written out, as Django would compile it but
-        # without compiling it again on each call (a third of the time).
+        # without compiling it again on each call (two thirds of the time).
+        fields = PolicyVersion._meta.concrete_fields
         connection = connections[self.db]
-        return next(iter(self.raw(
-            f"SELECT * FROM {connection.ops.quote_name(PolicyVersion._meta.db_table)} "
-            "WHERE effective_at <= %s "
-            "ORDER BY effective_at DESC, id DESC LIMIT 1",
-            [connection.ops.adapt_datetimefield_value(at)])), None)
+        rows = _rows(PolicyVersion, "SELECT {columns} FROM {table} WHERE effective_at <= %s "
+                     "ORDER BY effective_at DESC, id DESC LIMIT 1",
+                     [connection.ops.adapt_datetimefield_value(at)],
+                     columns=", ".join(connection.ops.quote_name(f.column) for f in fields))
+        if not rows:
+            return None
+        # (SQLite gives its stored UTC times naive)
+        values = [v.replace(tzinfo=UTC) if isinstance(v, datetime) and v.tzinfo is None
+                  else v for v in rows[0]]
+        return PolicyVersion.from_db(self.db, [f.attname for f in fields], values)
 
     def update(self, **kwargs) -> int:
         fixed = set(kwargs) & set(POLICY_VERSION_FIXED)
