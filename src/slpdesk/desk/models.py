@@ -35,15 +35,22 @@ from slpdesk.sla import (
 )
 
 
-def _rows(model: type[models.Model], sql: str, params: list, **parts: str) -> list[tuple]:
-    """The rows of ``sql`` (``{table}`` in it: ``model``'s table; other ``{names}``:
-    ``parts``) on ``model``'s database: for the few reads on every case's path that
-    are written out in SQL, because compiling the ORM's query cost more than running
-    it."""
+def read_rows(model: type[models.Model], sql: str, params: list) -> list[tuple]:
+    """The rows of ``sql`` on ``model``'s database, for the few reads on every case's
+    path that are written out in SQL because compiling the ORM's query cost more than
+    running it. ``{table}`` in ``sql`` is ``model``'s table and ``{columns}`` its
+    columns, in the order of its fields (for :meth:`~django.db.models.Model.from_db`);
+    date-times in ``params`` go in as the backend stores them. Values come back as
+    the ORM reads them (SQLite: :mod:`slpdesk.sqlite_times`, Django's converters)."""
     connection = connections[router.db_for_read(model)]
+    qn = connection.ops.quote_name
+    columns = ("{columns}" in sql
+               and ", ".join(qn(f.column) for f in model._meta.concrete_fields))
+    sql = sql.format(table=qn(model._meta.db_table), columns=columns)
+    params = [connection.ops.adapt_datetimefield_value(p) if isinstance(p, datetime) else p
+              for p in params]
     with connection.cursor() as cursor:
-        cursor.execute(sql.format(table=connection.ops.quote_name(model._meta.db_table),
-                                  **parts), params)
+        cursor.execute(sql, params)
         return cursor.fetchall()
 
 
@@ -229,10 +236,9 @@ class Site(models.Model):
         """Whether a support agreement covers ``on`` (E2)."""
         # (written out: every case opened asks, and compiling the ORM's query took
         # two thirds of the time)
-        day = connections[router.db_for_read(Agreement)].ops.adapt_datefield_value(on)
-        return bool(_rows(Agreement, "SELECT 1 FROM {table} WHERE site_id = %s "
-                                     "AND starts <= %s AND ends >= %s LIMIT 1",
-                          [self.pk, day, day]))
+        return bool(read_rows(Agreement, "SELECT 1 FROM {table} WHERE site_id = %s "
+                                         "AND starts <= %s AND ends >= %s LIMIT 1",
+                              [self.pk, on, on]))
 
     def calendar_name(self, policy: Policy) -> str:
         """The support calendar a case at this site uses (C3)."""
@@ -334,18 +340,11 @@ class PolicyVersionQuerySet(models.QuerySet):
     def _latest_from(self, at: datetime) -> PolicyVersion | None:
         # Every case opened reads this: written out, as Django would compile it but
         # without compiling it again on each call (two thirds of the time).
-        fields = PolicyVersion._meta.concrete_fields
-        connection = connections[self.db]
-        rows = _rows(PolicyVersion, "SELECT {columns} FROM {table} WHERE effective_at <= %s "
-                     "ORDER BY effective_at DESC, id DESC LIMIT 1",
-                     [connection.ops.adapt_datetimefield_value(at)],
-                     columns=", ".join(connection.ops.quote_name(f.column) for f in fields))
-        if not rows:
-            return None
-        # (SQLite gives its stored UTC times naive)
-        values = [v.replace(tzinfo=UTC) if isinstance(v, datetime) and v.tzinfo is None
-                  else v for v in rows[0]]
-        return PolicyVersion.from_db(self.db, [f.attname for f in fields], values)
+        rows = read_rows(PolicyVersion, "SELECT {columns} FROM {table} "
+                         "WHERE effective_at <= %s ORDER BY effective_at DESC, id DESC "
+                         "LIMIT 1", [at])
+        fields = [f.attname for f in PolicyVersion._meta.concrete_fields]
+        return PolicyVersion.from_db(self.db, fields, rows[0]) if rows else None
 
     def update(self, **kwargs) -> int:
         fixed = set(kwargs) & set(POLICY_VERSION_FIXED)
@@ -501,11 +500,9 @@ class CalendarClosure(models.Model):
         """The extra closed dates in effect for ``calendar`` (the closures of
         :meth:`CalendarClosureQuerySet.in_effect`), written out: every case opened and
         every SLA refresh reads them."""
-        rows = _rows(CalendarClosure, "SELECT date FROM {table} "
-                                      "WHERE removed_at IS NULL AND calendar = %s",
-                     [calendar])
-        # (SQLite gives the ISO text of a date)
-        return [d if isinstance(d, date) else date.fromisoformat(d) for (d,) in rows]
+        return [day for (day,) in read_rows(
+            CalendarClosure, "SELECT date FROM {table} WHERE removed_at IS NULL "
+                             "AND calendar = %s", [calendar])]
 
     @staticmethod
     def compiled(policy: Policy, calendar: str, time_zone: str,

@@ -339,9 +339,10 @@ def store_sla(cases, now: datetime, closed: dict[str, list] | None = None, *,
 def _update_many(cases, names: tuple[str, ...] = (*SLA_COLUMNS, "sla_computed_at")) -> None:
     """Write the columns ``names`` (by default every SLA column) of many cases. On
     PostgreSQL one ``UPDATE ... FROM unnest(...)`` with an array a column, bound by
-    the server (one statement for the batch: one UPDATE a case cost the server
-    some 160 µs a row, Django's client-side binding quotes every value into the
-    text); elsewhere one UPDATE by id, executed for each (``bulk_update``'s CASE
+    the server through the driver's own cursor, whatever ``SLPDESK_DB_PREPARE``
+    says (one statement for the batch: one UPDATE a case cost the server some
+    160 µs a row, and client-side binding quotes every value into the text);
+    elsewhere one UPDATE by id, executed for each (``bulk_update``'s CASE
     expressions cost some 50 ms a case to build). Times go in as the backend
     stores them (SQLite: UTC text, as Django writes it)."""
     if not names:

@@ -34,7 +34,7 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection, transaction
 
 from slpdesk.api import represent
-from slpdesk.desk.models import User
+from slpdesk.desk.models import User, read_rows
 
 from .models import Delivery, Event, Webhook
 from .schemas import PAYLOADS
@@ -83,10 +83,8 @@ def _subscriptions() -> list[tuple[int, list]]:
         return cached.rows
     # (written out: every case opened asks, and compiling the ORM's query took two
     # thirds of the time; a JSON column reads as its text on both engines)
-    table = connection.ops.quote_name(Webhook._meta.db_table)
-    with connection.cursor() as cursor:
-        cursor.execute(f"SELECT id, events FROM {table} WHERE enabled")
-        rows = [(pk, json.loads(events)) for pk, events in cursor.fetchall()]
+    rows = [(pk, json.loads(events)) for pk, events in
+            read_rows(Webhook, "SELECT id, events FROM {table} WHERE enabled", [])]
     if connection.in_atomic_block:
         cached = _Listeners(rows)
         setattr(connection, _ATTR, cached)
